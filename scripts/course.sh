@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Open the course: set up .venv if needed, then start JupyterLab on the course map.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+extra=()
+[ "$(id -u)" = 0 ] && extra+=(--allow-root)
+exec .venv/bin/jupyter lab --ServerApp.root_dir=notebooks "${extra[@]}" "$@" 00_course_map.ipynb

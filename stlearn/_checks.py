@@ -1,0 +1,134 @@
+"""Argument checks that turn bad input into errors a learner can act on.
+
+Every public function in :mod:`stlearn` validates its tensors here *before* torch sees
+them, so a wrong shape reads "argument 'h_i' must have shape (B, C, H, W) = (2, 8, 16, 16)
+like 'x_i', got (2, 8, 16, 15)" instead of a broadcasting traceback from deep inside torch.
+The checks only compare shapes, dtypes and devices: they cost microseconds.
+"""
+
+from __future__ import annotations
+
+import torch
+
+Tensor = torch.Tensor
+
+
+def _shape(t: Tensor) -> str:
+    return "(" + ", ".join(str(s) for s in t.shape) + ")"
+
+
+def check_frame_tensor(where: str, name: str, t: object) -> Tensor:
+    """``t`` must be a floating-point tensor of rank 4, laid out (B, C, H, W)."""
+    if not isinstance(t, torch.Tensor):
+        raise TypeError(
+            f"{where}: argument '{name}' must be a torch.Tensor of shape (B, C, H, W), "
+            f"got {type(t).__name__}"
+        )
+    if t.ndim != 4:
+        raise ValueError(
+            f"{where}: argument '{name}' must have 4 dimensions (B, C, H, W), "
+            f"got {t.ndim} with shape {_shape(t)}"
+        )
+    if not t.is_floating_point():
+        raise TypeError(
+            f"{where}: argument '{name}' must be a floating-point tensor "
+            f"(float32 or float64), got {t.dtype}"
+        )
+    return t
+
+
+def check_like(where: str, ref_name: str, ref: Tensor, name: str, t: object) -> Tensor:
+    """``t`` must be a (B, C, H, W) tensor with the same shape, dtype and device as ``ref``."""
+    check_frame_tensor(where, name, t)
+    assert isinstance(t, torch.Tensor)
+    if t.shape != ref.shape:
+        raise ValueError(
+            f"{where}: argument '{name}' must have shape (B, C, H, W) = {_shape(ref)} "
+            f"like '{ref_name}', got {_shape(t)}"
+        )
+    if t.dtype != ref.dtype:
+        raise TypeError(
+            f"{where}: argument '{name}' has dtype {t.dtype} but '{ref_name}' has {ref.dtype}; "
+            "use one dtype for all tensors of a step"
+        )
+    if t.device != ref.device:
+        raise ValueError(
+            f"{where}: argument '{name}' is on {t.device} but '{ref_name}' is on {ref.device}"
+        )
+    return t
+
+
+def check_peephole(where: str, name: str, w: object, ref_name: str, ref: Tensor) -> Tensor:
+    """A peephole weight is a per-location, per-channel map of shape (C, H, W)."""
+    if not isinstance(w, torch.Tensor):
+        raise TypeError(
+            f"{where}: peephole weight '{name}' must be a torch.Tensor of shape (C, H, W), "
+            f"got {type(w).__name__}"
+        )
+    expected = tuple(ref.shape[1:])
+    if tuple(w.shape) != expected:
+        raise ValueError(
+            f"{where}: peephole weight '{name}' must have shape (C, H, W) = "
+            f"{'(' + ', '.join(map(str, expected)) + ')'} to match '{ref_name}', got {_shape(w)}"
+        )
+    if w.dtype != ref.dtype:
+        raise TypeError(f"{where}: peephole weight '{name}' has dtype {w.dtype} but '{ref_name}' has {ref.dtype}")
+    return w
+
+
+def check_bias(where: str, name: str, b: object, ref_name: str, ref: Tensor) -> Tensor:
+    """A gate bias is one number per hidden channel: shape (C,)."""
+    if not isinstance(b, torch.Tensor):
+        raise TypeError(f"{where}: bias '{name}' must be a torch.Tensor of shape (C,), got {type(b).__name__}")
+    if tuple(b.shape) != (ref.shape[1],):
+        raise ValueError(
+            f"{where}: bias '{name}' must have shape (C,) = ({ref.shape[1]},) to match '{ref_name}', "
+            f"got {_shape(b)}"
+        )
+    if b.dtype != ref.dtype:
+        raise TypeError(f"{where}: bias '{name}' has dtype {b.dtype} but '{ref_name}' has {ref.dtype}")
+    return b
+
+
+def check_conv_weight(where: str, name: str, w: object, in_channels: int, out_channels: int) -> Tensor:
+    """A convolution weight of shape (C_out, C_in, k, k) with an odd k (so 'same' padding exists)."""
+    if not isinstance(w, torch.Tensor):
+        raise TypeError(
+            f"{where}: weight '{name}' must be a torch.Tensor of shape (C_out, C_in, k, k), got {type(w).__name__}"
+        )
+    if w.ndim != 4 or w.shape[0] != out_channels or w.shape[1] != in_channels or w.shape[2] != w.shape[3]:
+        raise ValueError(
+            f"{where}: weight '{name}' must have shape (C_out, C_in, k, k) = ({out_channels}, {in_channels}, k, k), "
+            f"got {_shape(w)}"
+        )
+    if w.shape[2] % 2 == 0:
+        raise ValueError(f"{where}: weight '{name}' needs an odd kernel size for 'same' padding, got {w.shape[2]}")
+    return w
+
+
+def check_positive_int(where: str, name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{where}: '{name}' must be a positive integer, got {value!r}")
+    return value
+
+
+def check_kernel_size(where: str, value: object) -> int:
+    check_positive_int(where, "kernel_size", value)
+    assert isinstance(value, int)
+    if value % 2 == 0:
+        raise ValueError(
+            f"{where}: 'kernel_size' must be odd so that padding k//2 keeps the frame size, got {value}"
+        )
+    return value
+
+
+def check_frame_size(where: str, value: object) -> tuple[int, int]:
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = (value, value)
+    if (
+        not isinstance(value, (tuple, list))
+        or len(value) != 2
+        or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in value)
+    ):
+        raise ValueError(f"{where}: 'frame_size' must be (H, W) with positive integers, got {value!r}")
+    return (int(value[0]), int(value[1]))
