@@ -21,18 +21,15 @@ def check_frame_tensor(where: str, name: str, t: object) -> Tensor:
     """``t`` must be a floating-point tensor of rank 4, laid out (B, C, H, W)."""
     if not isinstance(t, torch.Tensor):
         raise TypeError(
-            f"{where}: argument '{name}' must be a torch.Tensor of shape (B, C, H, W), "
-            f"got {type(t).__name__}"
+            f"{where}: argument '{name}' must be a torch.Tensor of shape (B, C, H, W), got {type(t).__name__}"
         )
     if t.ndim != 4:
         raise ValueError(
-            f"{where}: argument '{name}' must have 4 dimensions (B, C, H, W), "
-            f"got {t.ndim} with shape {_shape(t)}"
+            f"{where}: argument '{name}' must have 4 dimensions (B, C, H, W), got {t.ndim} with shape {_shape(t)}"
         )
     if not t.is_floating_point():
         raise TypeError(
-            f"{where}: argument '{name}' must be a floating-point tensor "
-            f"(float32 or float64), got {t.dtype}"
+            f"{where}: argument '{name}' must be a floating-point tensor (float32 or float64), got {t.dtype}"
         )
     return t
 
@@ -52,9 +49,7 @@ def check_like(where: str, ref_name: str, ref: Tensor, name: str, t: object) -> 
             "use one dtype for all tensors of a step"
         )
     if t.device != ref.device:
-        raise ValueError(
-            f"{where}: argument '{name}' is on {t.device} but '{ref_name}' is on {ref.device}"
-        )
+        raise ValueError(f"{where}: argument '{name}' is on {t.device} but '{ref_name}' is on {ref.device}")
     return t
 
 
@@ -62,8 +57,7 @@ def check_peephole(where: str, name: str, w: object, ref_name: str, ref: Tensor)
     """A peephole weight is a per-location, per-channel map of shape (C, H, W)."""
     if not isinstance(w, torch.Tensor):
         raise TypeError(
-            f"{where}: peephole weight '{name}' must be a torch.Tensor of shape (C, H, W), "
-            f"got {type(w).__name__}"
+            f"{where}: peephole weight '{name}' must be a torch.Tensor of shape (C, H, W), got {type(w).__name__}"
         )
     expected = tuple(ref.shape[1:])
     if tuple(w.shape) != expected:
@@ -82,8 +76,7 @@ def check_bias(where: str, name: str, b: object, ref_name: str, ref: Tensor) -> 
         raise TypeError(f"{where}: bias '{name}' must be a torch.Tensor of shape (C,), got {type(b).__name__}")
     if tuple(b.shape) != (ref.shape[1],):
         raise ValueError(
-            f"{where}: bias '{name}' must have shape (C,) = ({ref.shape[1]},) to match '{ref_name}', "
-            f"got {_shape(b)}"
+            f"{where}: bias '{name}' must have shape (C,) = ({ref.shape[1]},) to match '{ref_name}', got {_shape(b)}"
         )
     if b.dtype != ref.dtype:
         raise TypeError(f"{where}: bias '{name}' has dtype {b.dtype} but '{ref_name}' has {ref.dtype}")
@@ -116,9 +109,7 @@ def check_kernel_size(where: str, value: object) -> int:
     check_positive_int(where, "kernel_size", value)
     assert isinstance(value, int)
     if value % 2 == 0:
-        raise ValueError(
-            f"{where}: 'kernel_size' must be odd so that padding k//2 keeps the frame size, got {value}"
-        )
+        raise ValueError(f"{where}: 'kernel_size' must be odd so that padding k//2 keeps the frame size, got {value}")
     return value
 
 

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from . import gates
-from ._checks import check_frame_size, check_frame_tensor, check_kernel_size, check_like, check_positive_int
+from ._checks import check_frame_size, check_frame_tensor, check_kernel_size, check_positive_int
 
 Tensor = torch.Tensor
 
@@ -136,9 +136,7 @@ class _Cell(nn.Module):
                 f"{where}: state '{name}' must have shape (B, C_hidden, H, W) = {ref_shape}, got {tuple(s.shape)}"
             )
         if s.dtype != x.dtype or s.device != x.device:
-            raise TypeError(
-                f"{where}: state '{name}' is {s.dtype} on {s.device} but 'x' is {x.dtype} on {x.device}"
-            )
+            raise TypeError(f"{where}: state '{name}' is {s.dtype} on {s.device} but 'x' is {x.dtype} on {x.device}")
 
 
 class ConvLSTMCell(_Cell):
@@ -394,4 +392,3 @@ class STLSTMCell(_Cell):
         h_new = gates.st_hidden_state(o, c_new, m_new, self.conv_last.weight)
         record = STLSTMTrace(i=i, f=f, g=g, c=c_new, i_prime=i_p, f_prime=f_p, g_prime=g_p, m=m_new, o=o, h=h_new)
         return (h_new, c_new, m_new), record
-
