@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from . import gates
-from ._checks import check_frame_size, check_frame_tensor, check_kernel_size, check_like, check_positive_int
+from ._checks import check_frame_size, check_frame_tensor, check_kernel_size, check_positive_int
 
 Tensor = torch.Tensor
 

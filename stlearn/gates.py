@@ -26,19 +26,19 @@ from ._checks import check_bias, check_conv_weight, check_frame_tensor, check_li
 Tensor = torch.Tensor
 
 __all__ = [
-    "input_gate",
-    "forget_gate",
+    "ST_FORGET_BIAS",
     "cell_candidate",
     "cell_update",
-    "output_gate",
+    "forget_gate",
     "hidden_state",
-    "spatial_input_gate",
-    "spatial_forget_gate",
+    "input_gate",
+    "output_gate",
     "spatial_candidate",
+    "spatial_forget_gate",
+    "spatial_input_gate",
     "spatial_memory_update",
-    "st_output_gate",
     "st_hidden_state",
-    "ST_FORGET_BIAS",
+    "st_output_gate",
 ]
 
 #: The constant added inside both ST-LSTM forget gates by the official PredRNN code
