@@ -3,11 +3,11 @@
 The helper package of the stlearn course (``notebooks/``): every gate equation of ConvLSTM and
 ST-LSTM as its own function (:mod:`stlearn.gates`), cells with a fast and a trace path
 (:mod:`stlearn.cells`), the five models of the seed's Table 8 (:mod:`stlearn.models`), their sampling
-schedules (:mod:`stlearn.schedules`) — and, as the
+schedules (:mod:`stlearn.schedules`) and official-checkpoint loading (:mod:`stlearn.interop`) — and, as the
 course grows, data, metrics, training and widgets.
 """
 
-from . import cells, gates, models, schedules
+from . import cells, gates, interop, models, schedules
 from .cells import ConvLSTMCell, ConvLSTMTrace, STLSTMCell, STLSTMTrace
 from .models import MODELS, build_model
 
@@ -23,6 +23,7 @@ __all__ = [
     "build_model",
     "cells",
     "gates",
+    "interop",
     "models",
     "schedules",
 ]
