@@ -35,7 +35,7 @@ __all__ = ["CheckpointMismatchError", "load_official", "load_openstl_convlstm", 
 
 
 class CheckpointMismatchError(ValueError):
-    """A checkpoint's keys or shapes do not fit the model it is loaded into."""
+    """A checkpoint's keys or shapes do not fit the model it is loaded into (lesson 8, pretrained models)."""
 
 
 def read_state_dict(source: str | os.PathLike | Mapping[str, Any]) -> dict[str, Tensor]:

@@ -194,7 +194,7 @@ class _Run:
 
 
 def hidden_list(where: str, hidden_channels: object) -> list[int]:
-    """``hidden_channels`` as a list of positive ints, one per layer (or scale)."""
+    """``hidden_channels`` as a list of positive ints, one per layer (or scale); the models' shared check (lesson 9)."""
     if isinstance(hidden_channels, (int, str)) or not isinstance(hidden_channels, Sequence) or not hidden_channels:
         raise ValueError(
             f"{where}: 'hidden_channels' must be a non-empty list of positive integers, one per layer, "

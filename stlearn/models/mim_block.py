@@ -51,6 +51,8 @@ class MIMBlockTrace(_Record):
     (spatial gates), ``o``, ``m`` (:math:`M` after this layer), ``c`` (:math:`C_t`), ``h``.
     MIM-N: ``n_i``, ``n_f``, ``n_g``, ``n_o``, ``n`` (its memory :math:`N_t`), ``d`` (its output :math:`D_t`).
     MIM-S: ``s_i``, ``s_f``, ``s_g``, ``s_o``, ``s`` (its memory :math:`S_t`), ``t`` (its output :math:`T_t`).
+
+    Read by lesson 9's visualisations (where MIM's non-stationary memory acts).
     """
 
     i: Tensor
@@ -145,15 +147,19 @@ class MIMBlock(_Cell):
             d, n: MIM-N's :math:`D_{t-1}, N_{t-1}`; ``s``: MIM-S's :math:`S_{t-1}` (zeros if None).
         """
         h, c, m, d, n, s = self._states("MIMBlock", x, diff, (h, c, m, d, n, s))
+        # (D_t, N_t) = MIM-N(diff; D_{t−1}, N_{t−1})
         d, n = self.mim_n(diff, (d, n))
         x_i, x_g, x_f, x_o = self.conv_x(x).chunk(4, dim=1)
         h_i, h_g, h_o = self.conv_h(h).chunk(3, dim=1)
         m_i, m_g, m_f, m_o = self.conv_m(m).chunk(4, dim=1)
+        # M_new = σ(f_x + f_s + 1) ⊙ M + σ(i_x + i_s) ⊙ tanh(g_x + g_s)
         m_new = torch.sigmoid(x_f + m_f + gates.ST_FORGET_BIAS) * m + torch.sigmoid(x_i + m_i) * torch.tanh(x_g + m_g)
+        # (T_t, S_t) = MIM-S(D_t; C_{t−1}, S_{t−1})
         t_out, s = self.mim_s(d, (c, s))
+        # C_t = T_t + σ(i_x + i_t) ⊙ tanh(g_x + g_t)
         c_new = t_out + torch.sigmoid(x_i + h_i) * torch.tanh(x_g + h_g)
-        o = torch.sigmoid(x_o + h_o + m_o)
-        h_new = o * torch.tanh(self.conv_last(torch.cat([c_new, m_new], dim=1)))
+        # H_t = σ(o_x + o_t + o_s) ⊙ tanh(W_1×1 * [C_t, M_new])
+        h_new = torch.sigmoid(x_o + h_o + m_o) * torch.tanh(self.conv_last(torch.cat([c_new, m_new], dim=1)))
         return h_new, c_new, m_new, d, n, s
 
     def trace(

@@ -69,6 +69,8 @@ class TrajGRUTrace(_Record):
 
     ``flows`` (B, L, 2, H, W): the L flow fields (U, V) in pixels; ``r`` reset gate, ``u`` update
     gate, ``h_tilde`` candidate :math:`H'_t`, ``h`` new state :math:`H_t`, each (B, C, H, W).
+
+    Read by lesson 9's visualisations (the learned trajectories).
     """
 
     flows: Tensor
