@@ -123,3 +123,51 @@ def check_frame_size(where: str, value: object) -> tuple[int, int]:
     ):
         raise ValueError(f"{where}: 'frame_size' must be (H, W) with positive integers, got {value!r}")
     return (int(value[0]), int(value[1]))
+
+
+# ---------------------------------------------------------------------------------------------
+# Sequences of frames (the models, lessons 4 and 6-9)
+# ---------------------------------------------------------------------------------------------
+
+
+def check_sequence(where: str, name: str, t: object, channels: int | None = None) -> Tensor:
+    """``t`` must be a floating-point tensor of rank 5, laid out (B, T, C, H, W), with ``channels`` channels."""
+    if not isinstance(t, torch.Tensor):
+        raise TypeError(
+            f"{where}: argument '{name}' must be a torch.Tensor of shape (B, T, C, H, W), got {type(t).__name__}"
+        )
+    if t.ndim != 5:
+        raise ValueError(
+            f"{where}: argument '{name}' must have 5 dimensions (B, T, C, H, W), got {t.ndim} with shape {_shape(t)}"
+        )
+    if not t.is_floating_point():
+        raise TypeError(
+            f"{where}: argument '{name}' must be a floating-point tensor (float32 or float64), got {t.dtype}"
+        )
+    if channels is not None and t.shape[2] != channels:
+        raise ValueError(
+            f"{where}: argument '{name}' must have {channels} channel(s) in dimension 2 of (B, T, C, H, W), "
+            f"got shape {_shape(t)}"
+        )
+    return t
+
+
+def check_divisible(where: str, name: str, size: tuple[int, int], divisor: int, divisor_name: str) -> None:
+    """A frame size (H, W) must be divisible by ``divisor`` (a patch size, a down-sampling factor)."""
+    if size[0] % divisor or size[1] % divisor:
+        raise ValueError(
+            f"{where}: the frame size (H, W) = ({size[0]}, {size[1]}) of '{name}' must be divisible by "
+            f"{divisor_name} = {divisor}"
+        )
+
+
+def check_mask(where: str, name: str, mask: object, expected: tuple[int, ...], ref: Tensor) -> Tensor:
+    """A sampling mask: a tensor of exactly the ``expected`` shape, returned in ``ref``'s dtype and device."""
+    shape = "(" + ", ".join(str(s) for s in expected) + ")"
+    if not isinstance(mask, torch.Tensor):
+        raise TypeError(
+            f"{where}: argument '{name}' must be a torch.Tensor of shape (B, T-2) = {shape}, got {type(mask).__name__}"
+        )
+    if tuple(mask.shape) != expected:
+        raise ValueError(f"{where}: argument '{name}' must have shape (B, T-2) = {shape}, got {_shape(mask)}")
+    return mask.to(device=ref.device, dtype=ref.dtype)
