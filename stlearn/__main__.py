@@ -26,6 +26,41 @@ def _info(args: argparse.Namespace) -> int:
 COMMANDS["info"] = ("print versions and the compute device", lambda p: None, _info)
 
 
+def _train_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("config", help="a training configuration, e.g. configs/moving_digits/predrnn.toml")
+    p.add_argument("--out", help="checkpoint path (default: runs/<data set>/<model>.pt)")
+    p.add_argument("--iterations", type=int, help="override the configuration's iterations")
+    p.add_argument("--batch-size", type=int, dest="batch_size", help="override the batch size")
+    p.add_argument("--lr", type=float, help="override the learning rate")
+    p.add_argument("--seed", type=int, help="override the seed")
+    p.add_argument("--device", help="cpu or cuda (default: the configuration's)")
+    p.add_argument("--amp", action="store_true", default=None, help="bf16 autocast (CUDA only)")
+    p.add_argument("--threads", type=int, help="CPU threads for torch")
+    p.add_argument("--resume", action="store_true", help="continue the checkpoint at --out")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar (logs only)")
+
+
+def _train(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .train import load_config, train
+
+    overrides = {k: getattr(args, k) for k in ("iterations", "batch_size", "lr", "seed", "device", "amp", "threads")}
+    config = load_config(args.config, **overrides)
+    out = Path(args.out) if args.out else Path("runs") / config.dataset / f"{config.model}.pt"
+    result = train(config, out, resume=args.resume, progress=not args.no_progress)
+    last = result.history[-1] if result.history else {}
+    print(
+        f"checkpoint: {result.checkpoint}  iterations: {last.get('iteration', 0)}  "
+        f"val MSE per frame: {last.get('val_mse_per_frame', float('nan')):.2f}  "
+        f"training time: {last.get('seconds', 0):.0f} s" + ("  (interrupted)" if result.interrupted else "")
+    )
+    return 130 if result.interrupted else 0
+
+
+COMMANDS["train"] = ("train a model from a configuration file (lesson 4)", _train_args, _train)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="stlearn", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"stlearn {__version__}")

@@ -19,6 +19,7 @@ crash mid-save leaves the previous checkpoint intact. Lesson 4 (training) explai
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import tempfile
 from dataclasses import dataclass, field
@@ -58,6 +59,21 @@ def file_sha256(path: str | Path) -> str:
     return h.hexdigest()
 
 
+def _plain(meta: Any) -> Any:
+    """Metadata as plain JSON types (str, numbers, lists, dicts), so weights-only loading accepts it.
+
+    Anything else (a ``TorchVersion``, a ``Path``, a NumPy number) is stored as its string or
+    number; a value JSON cannot express at all raises here, at save time, not at load time.
+    """
+
+    def convert(o: Any) -> Any:
+        if hasattr(o, "item") and callable(o.item):
+            return o.item()
+        return str(o)
+
+    return json.loads(json.dumps(meta, default=convert))
+
+
 @dataclass
 class Checkpoint:
     """The contents of a checkpoint file (lesson 4)."""
@@ -78,10 +94,10 @@ class Checkpoint:
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
             "stlearn_version": self.stlearn_version,
-            "model": {"name": self.model_name, "config": self.model_config},
-            "data": self.data,
-            "training": self.training,
-            "metrics": self.metrics,
+            "model": _plain({"name": self.model_name, "config": self.model_config}),
+            "data": _plain(self.data),
+            "training": _plain(self.training),
+            "metrics": _plain(self.metrics),
             "state_dict": {k: v.detach().to("cpu") for k, v in self.state_dict.items()},
             "sha256": weights_sha256(self.state_dict),
         }

@@ -127,3 +127,13 @@ def test_load_state_dict_checked_names_keys_and_shapes():
     with pytest.raises(CheckpointError, match=r"not in the model: \['extra'\]"):
         load_state_dict_checked(net, {**net.state_dict(), "extra": torch.zeros(1)})
     load_state_dict_checked(net, torch.nn.Conv2d(2, 3, 3).state_dict())
+
+
+def test_metadata_is_stored_as_plain_types(tmp_path):
+    """A TorchVersion, a Path or a NumPy number in the metadata must not make the file unloadable."""
+    import numpy as np
+
+    ck = make()
+    ck.training = {"torch": torch.__version__, "out": tmp_path, "loss": np.float32(0.5), "sizes": (1, 2)}
+    back = load_checkpoint(save_checkpoint(ck, tmp_path / "m.pt"))
+    assert back.training == {"torch": str(torch.__version__), "out": str(tmp_path), "loss": 0.5, "sizes": [1, 2]}

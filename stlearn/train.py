@@ -1,0 +1,287 @@
+"""Training: one loop for every model, as a function for notebooks and ``stlearn train`` for the shell.
+
+A run is described by a :class:`TrainConfig` (a small TOML file under ``configs/``): model and its
+size, data set, iterations, batch, learning rate, sampling schedule, seed, device. The loop is
+deterministic: batch ``k`` and its sampling mask depend only on ``(seed, k)``, so a run resumed
+from a checkpoint continues exactly as if it had never stopped (tested).
+
+Every ``val_every`` iterations it scores the model on a fixed validation subset, appends a line
+to the JSON-lines log, and writes the checkpoint atomically (:mod:`stlearn.checkpoints`), so
+Ctrl-C or a crash leaves the last good checkpoint intact (``resume=True`` continues from it).
+
+Taught in lesson 4 (training a ConvLSTM); the pretrained models of ``data/checkpoints`` were
+made with it (their configurations are in ``configs/``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+import tomllib
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from . import __version__, schedules
+from .batches import BatchSource, make_batch_source
+from .checkpoints import Checkpoint, load_checkpoint, load_state_dict_checked, save_checkpoint
+from .models import build_model
+
+SAMPLING = ("teacher", "scheduled", "reverse", "none")
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a training run (lesson 4). Load one with :func:`load_config`.
+
+    ``sampling``: ``"teacher"`` (true frames everywhere), ``"scheduled"`` (PredRNN's scheduled
+    sampling), ``"reverse"`` (PredRNN-V2's reverse scheduled sampling) or ``"none"`` (test-time
+    inputs: own predictions after the encoder). ``sampling_config`` overrides the schedule's
+    iteration constants (the papers' are for 80 000 iterations; short runs scale them).
+    """
+
+    model: str
+    dataset: str
+    model_config: dict[str, Any] = field(default_factory=dict)
+    data_config: dict[str, Any] = field(default_factory=dict)
+    iterations: int = 1000
+    batch_size: int = 8
+    lr: float = 1e-3
+    lr_final_fraction: float = 1.0
+    sampling: str = "reverse"
+    sampling_config: dict[str, Any] = field(default_factory=dict)
+    input_len: int = 10
+    pred_len: int = 10
+    seed: int = 0
+    device: str = "cpu"
+    amp: bool = False
+    grad_clip: float | None = 1.0
+    val_every: int = 100
+    val_sequences: int = 32
+    threads: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.sampling not in SAMPLING:
+            raise ValueError(f"TrainConfig: 'sampling' must be one of {SAMPLING}, got {self.sampling!r}")
+        for name in ("iterations", "batch_size", "input_len", "pred_len", "val_every", "val_sequences"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"TrainConfig: '{name}' must be a positive integer, got {value!r}")
+        if not (self.lr > 0 and math.isfinite(self.lr)):
+            raise ValueError(f"TrainConfig: 'lr' must be a positive number, got {self.lr!r}")
+        if self.amp and not self.device.startswith("cuda"):
+            raise ValueError("TrainConfig: 'amp' (bf16 autocast) is for CUDA devices; set amp = false on CPU")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def load_config(path: str | Path, **overrides: Any) -> TrainConfig:
+    """Read a TOML training configuration; keyword arguments override its values."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no training configuration at {path}")
+    with open(path, "rb") as f:
+        raw = tomllib.load(f)
+    known = {f.name for f in fields(TrainConfig)}
+    unknown = set(raw) - known
+    if unknown:
+        raise ValueError(f"{path}: unknown keys {sorted(unknown)}; known keys are {sorted(known)}")
+    raw.update({k: v for k, v in overrides.items() if v is not None})
+    return TrainConfig(**raw)
+
+
+def sampling_mask(
+    config: TrainConfig, iteration: int, batch_size: int, generator: torch.Generator
+) -> torch.Tensor | None:
+    """The scheduled-sampling mask (B, T−2) of ``iteration`` for this run's schedule (lesson 4, lesson 7)."""
+    total = config.input_len + config.pred_len
+    if config.sampling == "teacher":
+        return torch.ones(batch_size, total - 2)
+    if config.sampling == "none":
+        return None
+    if config.sampling == "scheduled":
+        return schedules.scheduled_sampling_mask(
+            iteration, batch_size, total, config.input_len, generator=generator, **config.sampling_config
+        )
+    return schedules.reverse_scheduled_sampling_mask(
+        iteration, batch_size, total, config.input_len, generator=generator, **config.sampling_config
+    )
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train` returns: the checkpoint written and the logged history (lesson 4)."""
+
+    checkpoint: Path
+    history: list[dict[str, Any]]
+    interrupted: bool = False
+
+
+def _rng_for(seed: int, iteration: int, stream: int) -> torch.Generator:
+    return torch.Generator().manual_seed(seed * 1_000_003 + iteration * 7 + stream)
+
+
+@torch.no_grad()
+def validate(
+    model: torch.nn.Module, source: BatchSource, config: TrainConfig, device: torch.device
+) -> dict[str, float]:
+    """MSE per frame (sum over a frame's pixels) and per pixel of the forecast on the validation subset."""
+    was_training = model.training
+    model.eval()
+    total_sq, frames_n, pixels_per_frame = 0.0, 0, 0
+    for batch in source.fixed_batches(config.val_sequences, config.batch_size):
+        batch = batch.to(device)
+        inputs, target = batch[:, : config.input_len], batch[:, config.input_len :]
+        pred = model.predict(inputs, config.pred_len).clamp(0, 1)
+        total_sq += float(((pred - target) ** 2).sum())
+        frames_n += target.shape[0] * target.shape[1]
+        pixels_per_frame = target[0, 0].numel()
+    model.train(was_training)
+    mse_frame = total_sq / frames_n
+    return {"val_mse_per_frame": mse_frame, "val_mse_per_pixel": mse_frame / pixels_per_frame}
+
+
+def _progress(total: int, initial: int, enabled: bool):
+    if not enabled:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, initial=initial, unit="it", dynamic_ncols=True, desc="training")
+
+
+def train(
+    config: TrainConfig,
+    checkpoint: str | Path,
+    log: str | Path | None = None,
+    resume: bool = False,
+    progress: bool = True,
+    on_log: Callable[[dict[str, Any]], None] | None = None,
+) -> TrainResult:
+    """Train ``config.model`` on ``config.dataset`` and write ``checkpoint`` (lesson 4).
+
+    Args:
+        config: the run.
+        checkpoint: where the checkpoint goes (rewritten atomically at every validation).
+        log: JSON-lines metrics log (default: the checkpoint path with ``.jsonl``).
+        resume: continue from ``checkpoint`` (same configuration) instead of starting afresh.
+            Without ``resume`` an existing checkpoint is never overwritten.
+        progress: show a tqdm progress bar (the notebook variant inside JupyterLab).
+        on_log: called with each log record (the lessons draw a live loss curve with it).
+    """
+    checkpoint = Path(checkpoint)
+    log = Path(log) if log is not None else checkpoint.with_suffix(".jsonl")
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    device = torch.device(config.device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("TrainConfig.device is 'cuda' but no CUDA device is available; use device = 'cpu'")
+    torch.manual_seed(config.seed)
+    model = build_model(config.model, **config.model_config).to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda k: 1.0 - (1.0 - config.lr_final_fraction) * min(k, config.iterations) / config.iterations
+    )
+    train_source = make_batch_source(config.dataset, "train", config.data_config, config.input_len + config.pred_len)
+    val_source = make_batch_source(config.dataset, "val", config.data_config, config.input_len + config.pred_len)
+
+    start, history, seconds = 0, [], 0.0
+    if resume:
+        ck = load_checkpoint(checkpoint, expect_model=config.model)
+        saved = ck.training.get("config", {})
+        if {k: v for k, v in saved.items() if k != "iterations"} != {
+            k: v for k, v in config.to_dict().items() if k != "iterations"
+        }:
+            raise ValueError(f"{checkpoint} was trained with another configuration; resume needs the same one")
+        load_state_dict_checked(model, ck.state_dict)
+        if ck.optimizer is not None:
+            optimizer.load_state_dict(ck.optimizer["adam"])
+            scheduler.load_state_dict(ck.optimizer["lr_schedule"])
+        start = int(ck.training["iterations_done"])
+        seconds = float(ck.training.get("seconds", 0.0))
+        history = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+        history = [h for h in history if h["iteration"] <= start]
+    elif checkpoint.exists():
+        raise FileExistsError(f"{checkpoint} exists: pass resume=True to continue it, or choose another path")
+
+    def save(done: int, metrics: dict[str, Any]) -> None:
+        save_checkpoint(
+            Checkpoint(
+                model_name=config.model,
+                model_config=dict(model.config),
+                state_dict=model.state_dict(),
+                data={"name": config.dataset, "config": config.data_config},
+                training={
+                    "config": config.to_dict(),
+                    "iterations_done": done,
+                    "seconds": round(seconds, 2),
+                    "device": str(device),
+                    "torch": str(torch.__version__),
+                    "stlearn": __version__,
+                },
+                metrics=metrics,
+                optimizer={"adam": optimizer.state_dict(), "lr_schedule": scheduler.state_dict()},
+            ),
+            checkpoint,
+        )
+
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "w") as f:  # rewrite the kept history (a resumed run drops lines past the checkpoint)
+        f.writelines(json.dumps(h) + "\n" for h in history)
+    bar = _progress(config.iterations, start, progress)
+    model.train()
+    running, interrupted, done = None, False, start
+    t_last = time.perf_counter()
+    try:
+        for k in range(start, config.iterations):
+            frames = train_source.batch(k, config.batch_size, seed=config.seed).to(device)
+            mask = sampling_mask(config, k, config.batch_size, _rng_for(config.seed, k, 1))
+            mask = mask.to(device) if mask is not None else None
+            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=config.amp):
+                out = model(frames, mask=mask, input_len=config.input_len)
+            optimizer.zero_grad(set_to_none=True)
+            out.loss.backward()
+            if config.grad_clip:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+            optimizer.step()
+            scheduler.step()
+            done = k + 1
+            loss = float(out.loss.detach())
+            running = loss if running is None else 0.95 * running + 0.05 * loss
+            now = time.perf_counter()
+            seconds += now - t_last
+            t_last = now
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(loss=f"{running:.4g}")
+            if done % config.val_every == 0 or done == config.iterations:
+                record = {
+                    "iteration": done,
+                    "loss": running,
+                    **{k2: float(v) for k2, v in out.loss_terms.items()},
+                    **validate(model, val_source, config, device),
+                    "seconds": round(seconds, 2),
+                }
+                history.append(record)
+                with open(log, "a") as f:
+                    f.write(json.dumps(record) + "\n")
+                if on_log is not None:
+                    on_log(record)
+                save(done, {k2: v for k2, v in record.items() if k2.startswith("val_")})
+                t_last = time.perf_counter()  # validation and saving do not count as training time
+    except KeyboardInterrupt:
+        # The weights may hold a half-applied step: keep the last good checkpoint as it is.
+        interrupted = True
+        if bar is not None:
+            bar.write(
+                f"interrupted at iteration {done}; the checkpoint of iteration "
+                f"{history[-1]['iteration'] if history else start} in {checkpoint} is intact"
+            )
+    finally:
+        if bar is not None:
+            bar.close()
+    return TrainResult(checkpoint=checkpoint, history=history, interrupted=interrupted)
