@@ -61,6 +61,43 @@ def _train(args: argparse.Namespace) -> int:
 COMMANDS["train"] = ("train a model from a configuration file (lesson 4)", _train_args, _train)
 
 
+def _evaluate_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("checkpoint", help="an stlearn checkpoint, e.g. data/checkpoints/radar/predrnn.pt")
+    p.add_argument("--split", default="test", help="test (stored) or val/train (generated)")
+    p.add_argument("--sequences", type=int, help="evaluate only the first N sequences")
+    p.add_argument("--batch-size", type=int, default=16, dest="batch_size")
+    p.add_argument("--out", help="also write the full result (means, intervals, per lead time) as JSON")
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from .evaluate import main_evaluate
+
+    return main_evaluate(args)
+
+
+COMMANDS["evaluate"] = (
+    "score a checkpoint on a split: MSE/MAE per frame, SSIM, PSNR, CSI/POD/FAR",
+    _evaluate_args,
+    _evaluate,
+)
+
+
+def _export(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .export import export_all
+
+    export_all(Path(args.runs))
+    return 0
+
+
+COMMANDS["export-pretrained"] = (
+    "evaluate finished runs and ship them into data/checkpoints with RESULTS.md",
+    lambda p: p.add_argument("--runs", default="runs", help="folder of the training runs"),
+    _export,
+)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="stlearn", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"stlearn {__version__}")

@@ -32,6 +32,8 @@ from .checkpoints import Checkpoint, load_checkpoint, load_state_dict_checked, s
 from .models import build_model
 
 SAMPLING = ("teacher", "scheduled", "reverse", "none")
+# settings that may change when a run is resumed (the run's results do not depend on them on CPU)
+RUNTIME_ONLY = frozenset({"iterations", "threads", "device"})
 
 
 @dataclass
@@ -192,11 +194,12 @@ def train(
     start, history, seconds = 0, [], 0.0
     if resume:
         ck = load_checkpoint(checkpoint, expect_model=config.model)
-        saved = ck.training.get("config", {})
-        if {k: v for k, v in saved.items() if k != "iterations"} != {
-            k: v for k, v in config.to_dict().items() if k != "iterations"
-        }:
-            raise ValueError(f"{checkpoint} was trained with another configuration; resume needs the same one")
+        saved, now = ck.training.get("config", {}), config.to_dict()
+        differ = sorted(k for k in now.keys() | saved.keys() if k not in RUNTIME_ONLY and saved.get(k) != now.get(k))
+        if differ:
+            raise ValueError(
+                f"{checkpoint} was trained with another configuration (differs in {differ}); resume needs the same one"
+            )
         load_state_dict_checked(model, ck.state_dict)
         if ck.optimizer is not None:
             optimizer.load_state_dict(ck.optimizer["adam"])

@@ -100,12 +100,13 @@ def test_committed_configs_load():
 
     paths = sorted((Path(__file__).resolve().parents[1] / "configs").glob("*/*.toml"))
     assert len(paths) == 8
-    iterations = set()
+    budgets: dict[str, set] = {}
     for p in paths:
         cfg = load_config(p)
         build_model(cfg.model, **cfg.model_config)
-        iterations.add((cfg.iterations, cfg.batch_size, cfg.lr))
-    assert len(iterations) == 1, "equal budget: every pretrained model gets the same iterations, batch and lr"
+        budgets.setdefault(cfg.dataset, set()).add((cfg.iterations, cfg.batch_size, cfg.lr, cfg.seed))
+    for dataset, budget in budgets.items():
+        assert len(budget) == 1, f"equal budget: every {dataset} model gets the same iterations, batch, lr and seed"
 
 
 def test_batches_are_a_function_of_seed_and_iteration():
