@@ -40,7 +40,6 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from .reflectivity import pixel_to_dbz
 
@@ -191,12 +190,19 @@ def psnr(pred: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
     return _reduce("psnr", values, reduction)
 
 
-def _gaussian_window(size: int, sigma: float, dtype: torch.dtype, device: torch.device) -> Tensor:
-    # w(u) ∝ exp(−u²/(2σ²)), u = −(size−1)/2 … (size−1)/2, normalised; the 2-D window is w wᵀ
+def _gaussian_band(length: int, size: int, sigma: float, dtype: torch.dtype, device: torch.device) -> Tensor:
+    """Matrix G (length − size + 1, length) with G[i, i:i+size] = w: G @ z filters z with the
+    1-D Gaussian window w at every position where it fits ('valid')."""
+    # w(u) ∝ exp(−u²/(2σ²)), u = −(size−1)/2 … (size−1)/2, normalised to Σw = 1
     u = torch.arange(size, dtype=dtype, device=device) - (size - 1) / 2.0
     w = torch.exp(-(u**2) / (2.0 * sigma**2))
     w = w / w.sum()
-    return (w[:, None] * w[None, :])[None, None]
+    out = length - size + 1
+    band = torch.zeros(out, length, dtype=dtype, device=device)
+    rows = torch.arange(out, device=device)
+    for j in range(size):
+        band[rows, rows + j] = w[j]
+    return band
 
 
 def ssim(
@@ -227,24 +233,23 @@ def ssim(
         raise ValueError(f"{where}: 'window_size' must be a positive odd integer, got {window_size}")
     if H < window_size or W < window_size:
         raise ValueError(f"{where}: frames of {H}×{W} are smaller than the {window_size}×{window_size} window")
-    x = p.clamp(0.0, 1.0).double().reshape(B * T * C, 1, H, W)
-    y = t.double().reshape(B * T * C, 1, H, W)
-    window = _gaussian_window(window_size, sigma, torch.float64, x.device)
-
-    def blur(z: Tensor) -> Tensor:
-        return F.conv2d(z, window)  # 'valid': only window positions inside the frame
-
-    mu_x, mu_y = blur(x), blur(y)
+    x = p.clamp(0.0, 1.0).double().reshape(B * T * C, H, W)
+    y = t.double().reshape(B * T * C, H, W)
+    # the 11×11 Gaussian window is separable (w wᵀ): filtering is G_h @ z @ G_wᵀ, 'valid' positions only
+    g_h = _gaussian_band(H, window_size, sigma, torch.float64, x.device)
+    g_w = _gaussian_band(W, window_size, sigma, torch.float64, x.device)
+    moments = g_h @ torch.stack([x, y, x * x, y * y, x * y]) @ g_w.T
+    mu_x, mu_y, e_xx, e_yy, e_xy = moments
     # population (co)variances: σ_x² = E[x²] − μ_x², σ_xy = E[xy] − μ_x μ_y
-    var_x = blur(x * x) - mu_x * mu_x
-    var_y = blur(y * y) - mu_y * mu_y
-    cov_xy = blur(x * y) - mu_x * mu_y
+    var_x = e_xx - mu_x * mu_x
+    var_y = e_yy - mu_y * mu_y
+    cov_xy = e_xy - mu_x * mu_y
     c1, c2 = (k1 * 1.0) ** 2, (k2 * 1.0) ** 2
     # SSIM map = (2 μx μy + C1)(2 σxy + C2) / ((μx² + μy² + C1)(σx² + σy² + C2))
     ssim_map = ((2.0 * mu_x * mu_y + c1) * (2.0 * cov_xy + c2)) / (
         (mu_x * mu_x + mu_y * mu_y + c1) * (var_x + var_y + c2)
     )
-    values = ssim_map.mean(dim=(1, 2, 3)).reshape(B, T, C).mean(dim=2)
+    values = ssim_map.mean(dim=(1, 2)).reshape(B, T, C).mean(dim=2)
     return _reduce(where, values, reduction)
 
 

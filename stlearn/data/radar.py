@@ -13,7 +13,7 @@ Physical assumptions (all in :class:`RadarConfig`; the defaults):
   up to ±25° and changing speed by up to ±25 % over the 2 hours, plus a weak divergence-free
   rotation/shear (up to ±10 km/h across the frame).  Rain is advected semi-Lagrangianly: frame
   t samples the rain field where its air was at frame 0 (back-trajectories, midpoint rule);
-* stratiform rain: a Gaussian random field with a power-law spectrum :math:`P(k) \propto k^{-3}`
+* stratiform rain: a Gaussian random field with a power-law spectrum :math:`P(k) \propto k^{-2.8}`
   (radar rain fields are commonly reported with exponents of about 2–3.5), on a periodic
   256 km grid, evolving in the moving frame as an AR(1) process per scale with lifetime
   :math:`\tau(L) = 25\,\mathrm{min}\,(L / 16\,\mathrm{km})^{0.8}` (× 0.7–1.4 per sequence):
@@ -105,7 +105,7 @@ class RadarConfig:
     wind_turn_deg: float = 25.0
     wind_speed_change: float = 0.25
     wind_shear_kmh: float = 10.0
-    spectral_exponent: float = 3.0
+    spectral_exponent: float = 2.8
     texture_exponent: float = 2.0
     lifetime_min_at_16km: float = 25.0
     lifetime_exponent: float = 0.8
