@@ -58,6 +58,7 @@ __all__ = [
     "mae_per_pixel",
     "mse_per_frame",
     "mse_per_pixel",
+    "paired_bootstrap",
     "persistence_forecast",
     "psnr",
     "scores_from_counts",
@@ -533,6 +534,56 @@ def _report(stats: Mapping[str, np.ndarray], thresholds: Sequence[float], pixels
     )
 
 
+def _replicates(
+    stats: Mapping[str, np.ndarray], thresholds: Sequence[float], pixels_per_frame: int, weights: np.ndarray
+) -> dict[str, np.ndarray]:
+    """Every mean metric recomputed for each row of sequence weights (n_boot, N)."""
+    n = len(stats["sse"])
+    out: dict[str, np.ndarray] = {}
+    per_seq = {"mse_frame": stats["sse"], "mae_frame": stats["sae"]}
+    for name in ("ssim", "psnr"):
+        if name in stats:
+            per_seq[name] = stats[name]
+    for name, values in per_seq.items():
+        # mean over resampled sequences and lead times = Σ_i w_i · mean_t(v_it) / N
+        out[name] = weights @ values.mean(axis=1) / n
+    out["mse_pixel"] = out["mse_frame"] / pixels_per_frame
+    out["mae_pixel"] = out["mae_frame"] / pixels_per_frame
+    if "counts" in stats:
+        counts = stats["counts"]
+        # counts of a replicate: Σ_i w_i · counts_i, then the ratios per lead time as on the full split
+        summed = (weights @ counts.reshape(n, -1).astype(np.float64)).reshape(len(weights), *counts.shape[1:])
+        scores = scores_from_counts(summed)
+        for name in ("csi", "pod", "far"):
+            avg = _nanmean(scores[name], axis=1)  # mean over lead times → (n_boot, K)
+            for k, thr in enumerate(thresholds):
+                out[f"{name}_{_threshold_name(thr)}"] = avg[:, k]
+    return out
+
+
+def _bootstrap_weights(n: int, n_boot: int, level: float, seed: int) -> np.ndarray:
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"bootstrap: 'level' must be in (0, 1), got {level!r}")
+    if isinstance(n_boot, bool) or not isinstance(n_boot, int) or n_boot < 2:
+        raise ValueError(f"bootstrap: 'n_boot' must be an integer ≥ 2, got {n_boot!r}")
+    rng = np.random.default_rng(seed)
+    # w[b, i]: how often replicate b draws sequence i (Σ_i w = N)
+    return rng.multinomial(n, np.full(n, 1.0 / n), size=n_boot).astype(np.float64)
+
+
+def _intervals(
+    point: Mapping[str, float], replicates: Mapping[str, np.ndarray], level: float
+) -> dict[str, tuple[float, float, float]]:
+    alpha = (1.0 - level) / 2.0
+    out: dict[str, tuple[float, float, float]] = {}
+    for name, value in point.items():
+        reps = replicates[name]
+        reps = reps[~np.isnan(reps)]
+        low, high = np.quantile(reps, [alpha, 1.0 - alpha]) if reps.size else (math.nan, math.nan)
+        out[name] = (float(value), float(low), float(high))
+    return out
+
+
 def bootstrap_intervals(
     stats: Mapping[str, np.ndarray],
     thresholds: Sequence[float],
@@ -549,44 +600,42 @@ def bootstrap_intervals(
     sequences with replacement (multinomial weights), recomputes every mean metric from the
     weighted sums — CSI, POD and FAR from the resampled *counts*, exactly as on the full split —
     and the interval is the central ``level`` of the replicates.  Lesson 8 uses it to ask whether
-    two models differ by more than sampling noise.
+    two models differ by more than sampling noise (see also :func:`paired_bootstrap`).
     """
-    if not 0.0 < level < 1.0:
-        raise ValueError(f"bootstrap_intervals: 'level' must be in (0, 1), got {level!r}")
-    if isinstance(n_boot, bool) or not isinstance(n_boot, int) or n_boot < 2:
-        raise ValueError(f"bootstrap_intervals: 'n_boot' must be an integer ≥ 2, got {n_boot!r}")
-    n = len(stats["sse"])
-    rng = np.random.default_rng(seed)
-    # w[b, i]: how often replicate b draws sequence i (Σ_i w = N)
-    weights = rng.multinomial(n, np.full(n, 1.0 / n), size=n_boot).astype(np.float64)
-    replicates: dict[str, np.ndarray] = {}
-    per_seq = {"mse_frame": stats["sse"], "mae_frame": stats["sae"]}
-    if "ssim" in stats:
-        per_seq["ssim"] = stats["ssim"]
-    if "psnr" in stats:
-        per_seq["psnr"] = stats["psnr"]
-    for name, values in per_seq.items():
-        # mean over resampled sequences and lead times = Σ_i w_i · mean_t(v_it) / N
-        replicates[name] = weights @ values.mean(axis=1) / n
-    replicates["mse_pixel"] = replicates["mse_frame"] / pixels_per_frame
-    replicates["mae_pixel"] = replicates["mae_frame"] / pixels_per_frame
-    if "counts" in stats:
-        counts = stats["counts"]
-        summed = (weights @ counts.reshape(n, -1).astype(np.float64)).reshape(n_boot, *counts.shape[1:])
-        scores = scores_from_counts(summed)
-        for name in ("csi", "pod", "far"):
-            avg = _nanmean(scores[name], axis=1)  # mean over lead times → (n_boot, K)
-            for k, thr in enumerate(thresholds):
-                replicates[f"{name}_{_threshold_name(thr)}"] = avg[:, k]
+    weights = _bootstrap_weights(len(stats["sse"]), n_boot, level, seed)
     point = _report(stats, thresholds, pixels_per_frame).means
-    alpha = (1.0 - level) / 2.0
-    out: dict[str, tuple[float, float, float]] = {}
-    for name, value in point.items():
-        reps = replicates[name]
-        reps = reps[~np.isnan(reps)]
-        low, high = (np.quantile(reps, [alpha, 1.0 - alpha]) if reps.size else (math.nan, math.nan))
-        out[name] = (value, float(low), float(high))
-    return out
+    return _intervals(point, _replicates(stats, thresholds, pixels_per_frame, weights), level)
+
+
+def paired_bootstrap(
+    a: MetricAccumulator, b: MetricAccumulator, n_boot: int = 1000, level: float = 0.95, seed: int = 0
+) -> dict[str, tuple[float, float, float]]:
+    """Bootstrap interval of the *difference* of two models' metrics, A − B, on the same sequences.
+
+    Both accumulators must have seen the same test sequences in the same order (each model's
+    forecasts of one split).  Every replicate resamples the same sequences for both models, so
+    the shared difficulty of a sequence cancels: paired intervals are much narrower than the
+    separate intervals of :meth:`MetricAccumulator.bootstrap`.  A difference whose interval
+    excludes 0 is larger than the sampling noise of the test split.  Lesson 8 ("Precipitation
+    nowcasting and Table 8") compares models with it.
+    """
+    stats_a, stats_b = a.per_sequence(), b.per_sequence()
+    if stats_a["sse"].shape != stats_b["sse"].shape or a.thresholds != b.thresholds:
+        raise ValueError(
+            "paired_bootstrap: both accumulators must have seen the same number of sequences and lead times "
+            f"with the same thresholds, got {stats_a['sse'].shape} {a.thresholds} and {stats_b['sse'].shape} "
+            f"{b.thresholds}"
+        )
+    pixels = int(np.prod(a._frame_shape[1:]))
+    weights = _bootstrap_weights(len(stats_a["sse"]), n_boot, level, seed)
+    rep_a = _replicates(stats_a, a.thresholds, pixels, weights)
+    rep_b = _replicates(stats_b, b.thresholds, pixels, weights)
+    point_a = _report(stats_a, a.thresholds, pixels).means
+    point_b = _report(stats_b, b.thresholds, pixels).means
+    names = [name for name in point_a if name in point_b]
+    diff_point = {name: point_a[name] - point_b[name] for name in names}
+    diff_reps = {name: rep_a[name] - rep_b[name] for name in names}
+    return _intervals(diff_point, diff_reps, level)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -271,6 +271,29 @@ def test_bootstrap_of_identical_sequences_has_zero_width():
     assert low == pytest.approx(value) and high == pytest.approx(value)
 
 
+def test_paired_bootstrap_sees_small_differences_between_models():
+    g = torch.Generator().manual_seed(8)
+    # sequences of very different difficulty: the separate intervals are wide
+    scale = torch.linspace(0.05, 0.5, 60).reshape(60, 1, 1, 1, 1)
+    target = torch.rand(60, 3, 1, 12, 12, generator=g)
+    noise = torch.randn(target.shape, generator=g)
+    better, worse = M.MetricAccumulator(ssim=False), M.MetricAccumulator(ssim=False)
+    better.update(target + scale * noise, target)
+    worse.update(target + 1.05 * scale * noise, target)
+    diff = M.paired_bootstrap(worse, better, n_boot=400)
+    value, low, _ = diff["mse_frame"]
+    assert value > 0 and low > 0  # the 5 % worse model is worse beyond sampling noise
+    low_worse = worse.bootstrap(n_boot=400)["mse_frame"][1]
+    high_better = better.bootstrap(n_boot=400)["mse_frame"][2]
+    assert low_worse < high_better  # ... although the separate intervals overlap
+    same = M.paired_bootstrap(better, better, n_boot=50)["csi_30"]
+    assert same == (0.0, 0.0, 0.0)
+    with pytest.raises(ValueError, match="same number of sequences"):
+        short = M.MetricAccumulator(ssim=False)
+        short.update(target[:5], target[:5])
+        M.paired_bootstrap(short, better)
+
+
 def test_format_table_states_the_conventions():
     g = torch.Generator().manual_seed(6)
     pred, target = torch.rand(3, 2, 1, 16, 16, generator=g), torch.rand(3, 2, 1, 16, 16, generator=g)

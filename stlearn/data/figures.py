@@ -114,7 +114,7 @@ def plot_radar_realism(stats: dict[str, Any], examples: np.ndarray | None = None
     """
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 4, figsize=(13, 3.0))
+    fig, axes = plt.subplots(1, 4, figsize=(14, 3.4))
     # 1: histogram of echo dBZ
     edges, counts = np.asarray(stats["hist_edges"]), np.asarray(stats["hist_counts"], dtype=np.float64)
     ax = axes[0]
@@ -127,17 +127,22 @@ def plot_radar_realism(stats: dict[str, Any], examples: np.ndarray | None = None
         ax.axvline(thr, color="#b0301c", lw=0.8, ls="--")
     # 2: exceedance fraction per threshold
     ax = axes[1]
-    thresholds = list(stats["thresholds"])
-    pixel_frac = [100.0 * stats["fraction_at_or_above"][t] for t in thresholds]
-    seq_frac = [100.0 * stats["sequences_with_any"][t] for t in thresholds]
+    thresholds = [float(t) for t in stats["thresholds"]]
+    # keys are floats, or strings after a JSON round trip
+    at_or_above = {float(k): v for k, v in stats["fraction_at_or_above"].items()}
+    with_any = {float(k): v for k, v in stats["sequences_with_any"].items()}
+    pixel_frac = [100.0 * at_or_above[t] for t in thresholds]
+    seq_frac = [100.0 * with_any[t] for t in thresholds]
     x = np.arange(len(thresholds))
     ax.bar(x - 0.2, pixel_frac, width=0.4, label="% of pixels", color="#3b78c2")
     ax2 = ax.twinx()
-    ax2.bar(x + 0.2, seq_frac, width=0.4, label="% of sequences with any", color="#e0a030")
-    ax.set_xticks(x, [f"≥{t}" for t in thresholds])
+    ax2.bar(x + 0.2, seq_frac, width=0.4, label="% of sequences reaching it", color="#e0a030")
+    ax.set_xticks(x, [f"≥{t:g}" for t in thresholds])
+    ax.set_xlabel("threshold (dBZ)")
     ax.set_yscale("log")
+    ax.set_ylim(min(pixel_frac) / 2.0, max(pixel_frac) * 3.0)
     ax.set_ylabel("% of pixels", color="#3b78c2")
-    ax2.set_ylabel("% of sequences with any", color="#b07010")
+    ax2.set_ylabel("% sequences reaching it", color="#b07010")
     ax2.set_ylim(0, 105)
     for xi, v in zip(x, pixel_frac, strict=True):
         ax.text(xi - 0.2, v * 1.1, f"{v:.2g}", ha="center", fontsize=7)
@@ -159,10 +164,10 @@ def plot_radar_realism(stats: dict[str, Any], examples: np.ndarray | None = None
     ax.set_title("power spectrum of dBZ fields", fontsize=9)
     # 4: motion speeds
     ax = axes[3]
-    speeds = np.asarray(stats["speeds_kmh"])
+    speeds = np.asarray(stats["speeds_kmh"], dtype=np.float64)  # JSON null → NaN
     ax.hist(speeds[np.isfinite(speeds)], bins=np.arange(0, 105, 5), color="#3b78c2")
-    ax.set_xlabel("echo motion (km/h), from phase correlation")
+    ax.set_xlabel("echo speed (km/h)")
     ax.set_ylabel("sequences")
-    ax.set_title(f"motion: median {np.nanmedian(speeds):.0f} km/h", fontsize=9)
-    fig.tight_layout()
+    ax.set_title(f"echo motion (phase correlation)\nmedian {np.nanmedian(speeds):.0f} km/h", fontsize=9)
+    fig.subplots_adjust(left=0.05, right=0.98, bottom=0.17, top=0.86, wspace=0.62)
     return fig

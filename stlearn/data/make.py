@@ -10,7 +10,8 @@ Targets:
   realism statistics and the persistence baseline with bootstrap intervals in
   ``radar_stats.json``, and the figures ``radar_examples.png`` and ``radar_realism.png``
   (about 6 minutes on one core; ``--jobs 2`` halves it);
-* ``all`` — both;
+* ``figures`` — only redraw the three figures (from the stored splits and ``radar_stats.json``);
+* ``all`` — moving digits and radar;
 * ``check`` — regenerate every split and compare it with ``splits.json`` without writing anything.
 
 ``--out DIR`` writes to another folder (default: :func:`stlearn.paths.data_dir`).
@@ -117,7 +118,6 @@ def _hash_radar_split(split: str, n: int, jobs: int, keep: bool) -> tuple[dict[s
         "probe_sha256": probe.hexdigest(),
         "shape": [n, RadarConfig().num_frames, RadarConfig().size, RadarConfig().size],
         "config": asdict(RadarConfig()),
-        "seconds": round(time.perf_counter() - t0, 1),
     }
     return entry, (np.concatenate(kept) if keep else None)
 
@@ -216,7 +216,9 @@ def _save_figure(fig: Any, path: Path, dpi: int) -> None:
 def _figure_moving_digits(folder: Path, frames: np.ndarray) -> None:
     from .figures import plot_sequences
 
-    fig = plot_sequences(frames[:4], every=1, title="Moving digits (test split): 10 input frames, 10 target frames")
+    fig = plot_sequences(
+        frames[:4], every=1, cell_inches=0.85, title="Moving digits (test split): 10 input frames, 10 target frames"
+    )
     _save_figure(fig, folder / "moving_digits_examples.png", dpi=80)
 
 
@@ -229,10 +231,23 @@ def _figure_radar(folder: Path, frames: np.ndarray, realism: dict[str, Any]) -> 
     calm = [i for i in range(len(frames)) if not (frames[i] >= level).any()][:1]
     chosen = sorted(strong + calm)
     fig = plot_sequences(
-        frames[chosen], radar=True, every=1, title=f"Synthetic radar echoes (test split, sequences {chosen})"
+        frames[chosen],
+        radar=True,
+        every=2,
+        cell_inches=1.0,
+        title=f"Synthetic radar echoes (test split, sequences {chosen}; every second frame)",
     )
     _save_figure(fig, folder / "radar_examples.png", dpi=80)
-    _save_figure(plot_radar_realism(realism), folder / "radar_realism.png", dpi=80)
+    _save_figure(plot_radar_realism(realism), folder / "radar_realism.png", dpi=90)
+
+
+def make_figures(folder: Path) -> None:
+    """Redraw the figures from the stored/regenerated test splits and the recorded statistics."""
+    from .datasets import load_moving_digits_test, load_radar_split
+
+    _figure_moving_digits(folder, load_moving_digits_test(folder).frames)
+    stats = json.loads((folder / "radar_stats.json").read_text(encoding="utf-8"))
+    _figure_radar(folder, load_radar_split("test", directory=folder).frames, stats["realism_test_split"])
 
 
 def check(folder: Path, jobs: int = 1) -> int:
@@ -254,7 +269,7 @@ def check(folder: Path, jobs: int = 1) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m stlearn.data.make", description=__doc__.splitlines()[0])
-    parser.add_argument("target", choices=["moving-digits", "radar", "all", "check"])
+    parser.add_argument("target", choices=["moving-digits", "radar", "figures", "all", "check"])
     parser.add_argument("--out", type=Path, default=None, help="output folder (default: the repository's data/)")
     parser.add_argument("--jobs", type=int, default=1, help="worker processes for the radar splits (default 1)")
     args = parser.parse_args(argv)
@@ -265,6 +280,9 @@ def main(argv: list[str] | None = None) -> int:
     matplotlib.use("Agg")
     if args.target == "check":
         return check(folder, args.jobs)
+    if args.target == "figures":
+        make_figures(folder)
+        return 0
     if args.target in ("moving-digits", "all"):
         make_moving_digits(folder)
     if args.target in ("radar", "all"):
