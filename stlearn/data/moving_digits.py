@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -84,7 +85,9 @@ class MovingDigitsConfig:
                 f"{self.canvas_size}×{self.canvas_size} canvas; use canvas_size ≥ digit_size (or a smaller digit_size)"
             )
         if isinstance(self.speed, bool) or not isinstance(self.speed, (int, float)) or not 0 <= self.speed <= 1:
-            raise ValueError(f"{where}: 'speed' must be a number in [0, 1] (fraction of the free range), got {self.speed!r}")
+            raise ValueError(
+                f"{where}: 'speed' must be a number in [0, 1] (a fraction of the free range), got {self.speed!r}"
+            )
 
     @property
     def num_frames(self) -> int:
@@ -112,7 +115,7 @@ def resize_digits(images: np.ndarray, size: int) -> np.ndarray:
     lo = np.maximum(edges[:-1, None], np.arange(src)[None, :])
     hi = np.minimum(edges[1:, None], np.arange(src)[None, :] + 1)
     weights = np.clip(hi - lo, 0.0, None) / (src / size)
-    out = np.einsum("ij,njk,lk->nil", weights, images.astype(np.float64), weights)
+    out = weights @ images.astype(np.float64) @ weights.T
     return np.clip(np.floor(out + 0.5), 0, 255).astype(np.uint8)
 
 
@@ -165,6 +168,14 @@ def moving_digits_sequence(
     return frames
 
 
+@lru_cache(maxsize=4)
+def _digit_pool(split: str, size: int) -> np.ndarray:
+    """The split's digits at the requested size (resampled once, then cached, read-only)."""
+    digits = resize_digits(load_mnist_digits(split)[0], size)
+    digits.setflags(write=False)
+    return digits
+
+
 def generate_moving_digits(
     num_sequences: int,
     split: str = "test",
@@ -189,8 +200,7 @@ def generate_moving_digits(
         raise ValueError(f"{where}: 'split' must be one of {tuple(MOVING_DIGITS_SEEDS)}, got {split!r}")
     seed = MOVING_DIGITS_SEEDS[split] if seed is None else _check_int(where, "seed", seed, 0)
     config = config or MovingDigitsConfig()
-    digits, _ = load_mnist_digits(_DIGIT_POOL[split])
-    digits = resize_digits(digits, config.digit_size)
+    digits = _digit_pool(_DIGIT_POOL[split], config.digit_size)
     out = np.empty((num_sequences, config.num_frames, config.canvas_size, config.canvas_size), dtype=np.uint8)
     for i in range(num_sequences):
         out[i] = moving_digits_sequence(np.random.default_rng([seed, start + i]), digits, config)

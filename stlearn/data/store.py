@@ -44,7 +44,7 @@ class DataFileError(RuntimeError):
 
 
 def regenerate_command(dataset: str) -> str:
-    """The shell command that regenerates the stored files of ``dataset`` bit for bit."""
+    """The shell command that regenerates the stored files of ``dataset`` bit for bit (lesson 1)."""
     return f"python -m stlearn.data.make {dataset}"
 
 
@@ -65,7 +65,10 @@ def frames_sha256(sequences: Iterable[np.ndarray] | np.ndarray) -> str:
 
 
 def read_registry(directory: Path | None = None) -> dict[str, Any]:
-    """Contents of ``data/splits.json`` (seeds, sizes, parameters and sha256 of every split)."""
+    """Contents of ``data/splits.json`` (seeds, sizes, parameters and sha256 of every split).
+
+    Lesson 1 ("Spatiotemporal data") shows how a split is pinned by its seed and hash.
+    """
     path = (directory or data_dir()) / REGISTRY_FILE
     try:
         with path.open(encoding="utf-8") as f:
@@ -77,13 +80,13 @@ def read_registry(directory: Path | None = None) -> dict[str, Any]:
         ) from None
     except json.JSONDecodeError as exc:
         raise DataFileError(
-            f"checksum registry {path} is not valid JSON ({exc}); restore it with 'git checkout -- data/{REGISTRY_FILE}' "
-            f"or regenerate it with '{regenerate_command('all')}'"
+            f"checksum registry {path} is not valid JSON ({exc}); restore it with "
+            f"'git checkout -- data/{REGISTRY_FILE}' or regenerate it with '{regenerate_command('all')}'"
         ) from None
 
 
 def split_entry(dataset: str, split: str, directory: Path | None = None) -> dict[str, Any]:
-    """The registry entry of one split, e.g. ``split_entry("radar", "test")``."""
+    """The registry entry of one split, e.g. ``split_entry("radar", "test")`` (lesson 1)."""
     registry = read_registry(directory)
     try:
         return registry[dataset][split]
@@ -96,7 +99,7 @@ def split_entry(dataset: str, split: str, directory: Path | None = None) -> dict
 
 
 def save_frames(path: Path, frames: np.ndarray) -> None:
-    """Write uint8 frames (N, T, H, W) to a compressed ``.npz`` under the key ``frames``."""
+    """Write uint8 frames (N, T, H, W) to a compressed ``.npz`` under the key ``frames`` (lesson 1)."""
     if frames.dtype != np.uint8 or frames.ndim != 4:
         raise ValueError(f"save_frames: expected uint8 (N, T, H, W), got {frames.dtype} {frames.shape}")
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -107,7 +110,8 @@ def load_frames(path: Path, sha256: str, dataset: str) -> np.ndarray:
     """Read uint8 frames from ``path`` and check them against ``sha256``.
 
     Raises :class:`DataFileError` naming the file and the command that regenerates it when the
-    file is missing, unreadable or its frames do not hash to ``sha256``.
+    file is missing, unreadable or its frames do not hash to ``sha256``.  Used by the loaders of
+    lesson 1 ("Spatiotemporal data").
     """
     fix = f"regenerate it with '{regenerate_command(dataset)}'"
     if not path.is_file():
@@ -116,10 +120,14 @@ def load_frames(path: Path, sha256: str, dataset: str) -> np.ndarray:
         with np.load(path, allow_pickle=False) as archive:
             frames = archive["frames"]
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zipfile.LargeZipFile) as exc:
-        raise DataFileError(f"data file {path} is unreadable or corrupted ({type(exc).__name__}: {exc}); {fix}") from None
+        raise DataFileError(
+            f"data file {path} is unreadable or corrupted ({type(exc).__name__}: {exc}); {fix}"
+        ) from None
     if frames.dtype != np.uint8 or frames.ndim != 4:
         raise DataFileError(f"data file {path} holds {frames.dtype} {frames.shape}, not uint8 (N, T, H, W); {fix}")
     actual = frames_sha256(frames)
     if actual != sha256:
-        raise DataFileError(f"data file {path} does not match its recorded sha256 (expected {sha256}, got {actual}); {fix}")
+        raise DataFileError(
+            f"data file {path} does not match its recorded sha256 (expected {sha256}, got {actual}); {fix}"
+        )
     return frames
