@@ -6,6 +6,7 @@
 # Then `.venv/bin/python -m stlearn export-pretrained` evaluates them and ships weights-only copies in data/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+export STLEARN_CACHE=${STLEARN_CACHE:-runs/cache}  # training pools, generated once
 ds=$1
 shift
 models=("$@")

@@ -8,9 +8,12 @@ first sequences of the validation split, always the same ones.
 
 from __future__ import annotations
 
+import hashlib
 import importlib
+import os
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -38,6 +41,7 @@ class BatchSource:
     split: str
     data_config: dict[str, Any] = field(default_factory=dict)
     pool_size: int = 4096
+    cache_dir: Path | None = None
     _pool: dict[int, np.ndarray] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -66,8 +70,25 @@ class BatchSource:
                 self._pool[s + j] = block[j]
         return np.stack([self._pool[i] for i in range(start, start + count)])
 
+    def _load_or_make_pool(self) -> None:
+        """With ``cache_dir``: the whole pool, read from (or generated once into) a .npy file there."""
+        if self.cache_dir is None or len(self._pool) >= self.pool_size:
+            return
+        key = hashlib.sha256(repr((self.dataset, self.split, asdict(self._config))).encode()).hexdigest()[:12]
+        path = Path(self.cache_dir) / f"{self.dataset}_{self.split}_{self.pool_size}_{key}.npy"
+        if path.is_file():
+            pool = np.load(path, mmap_mode="r")
+        else:
+            pool = self.sequences(0, self.pool_size)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(f".{os.getpid()}.tmp.npy")
+            np.save(tmp, pool)
+            os.replace(tmp, path)
+        self._pool.update({i: pool[i] for i in range(self.pool_size)})
+
     def batch(self, k: int, batch_size: int, seed: int = 0) -> torch.Tensor:
         """Training batch ``k``: ``batch_size`` pool sequences drawn without replacement by ``(seed, k)``."""
+        self._load_or_make_pool()
         rng = np.random.default_rng([seed, k])
         idx = rng.choice(self.pool_size, size=batch_size, replace=False)
         return _to_frames(np.stack([self.sequences(int(i), 1)[0] for i in idx]))
@@ -79,8 +100,13 @@ class BatchSource:
 
 
 def make_batch_source(dataset: str, split: str, data_config: dict[str, Any], total_len: int) -> BatchSource:
-    """A :class:`BatchSource` whose sequences have ``total_len`` frames (lesson 4)."""
-    src = BatchSource(dataset, split, dict(data_config))
+    """A :class:`BatchSource` whose sequences have ``total_len`` frames (lesson 4).
+
+    Set the environment variable ``STLEARN_CACHE`` to a folder to keep training pools on disk
+    between runs (``scripts/train_pretrained.sh`` uses ``runs/cache``).
+    """
+    cache = os.environ.get("STLEARN_CACHE") if split == "train" else None
+    src = BatchSource(dataset, split, dict(data_config), cache_dir=Path(cache) if cache else None)
     frames = src._config.input_frames + src._config.output_frames
     if frames != total_len:
         raise ValueError(

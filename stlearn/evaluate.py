@@ -24,17 +24,21 @@ RADAR_COLUMNS = ("mse_frame", "csi_30", "csi_40", "csi_50", "pod_30", "far_30", 
 
 
 def test_sequences(dataset: str, data_config: dict[str, Any], split: str, count: int | None, batch_size: int):
-    """Batches (B, T, 1, H, W) of the first ``count`` sequences of ``split`` (all stored ones if None)."""
-    from .data.datasets import load_split
+    """Batches (B, T, 1, H, W) of the first ``count`` sequences of ``split`` (the whole stored split if None).
 
-    frames = load_split(dataset, split, data_config) if split == "test" and not data_config else None
-    if frames is not None:
-        total = len(frames) if count is None else min(count, len(frames))
-        for s in range(0, total, batch_size):
-            yield torch.from_numpy(frames[s : s + batch_size][: total - s]).unsqueeze(2).float().div_(255.0)
-        return
+    A whole test split comes from the sha256-checked stored (moving digits) or regenerated and
+    cached (radar) split; the first ``count`` sequences of any split are generated directly, which
+    gives the same sequences (each one depends only on the split's seed and its index).
+    """
     if count is None:
-        raise ValueError(f"give a number of sequences for the generated {split!r} split")
+        if split != "test" or data_config:
+            raise ValueError(f"give a number of sequences for the generated {split!r} split")
+        from .data.datasets import load_moving_digits_test, load_radar_split
+
+        frames = (load_moving_digits_test() if dataset == "moving_digits" else load_radar_split("test")).frames
+        for s in range(0, len(frames), batch_size):
+            yield torch.from_numpy(np.ascontiguousarray(frames[s : s + batch_size])).unsqueeze(2).float().div_(255.0)
+        return
     yield from BatchSource(dataset, split, data_config).fixed_batches(count, batch_size)
 
 
