@@ -25,6 +25,8 @@ Conventions (say which one you print; :func:`format_table` writes them under eve
   the mean over lead times skips NaN (it is NaN only if every lead time is).  "≥ thr" allows
   1e-5 dBZ of float rounding, so a pixel at exactly the threshold counts as reaching it.
 
+MSE, MAE and PSNR are computed and returned in float64 (exact sums; no underflow of tiny errors).
+
 For a whole test split use :class:`MetricAccumulator`: ``update(pred, target)`` per batch keeps
 only per-sequence sufficient statistics (squared/absolute error sums, SSIM, PSNR, contingency
 counts), ``compute()`` gives per-lead arrays and means, ``bootstrap()`` 95 % intervals by
@@ -100,7 +102,7 @@ def _as_tensor(where: str, name: str, x: object) -> Tensor:
     return x
 
 
-def _pair(where: str, pred: object, target: object) -> tuple[Tensor, Tensor]:
+def _pair(where: str, pred: object, target: object, double: bool = False) -> tuple[Tensor, Tensor]:
     p = _as_tensor(where, "pred", pred)
     t = _as_tensor(where, "target", target)
     if p.shape != t.shape:
@@ -110,7 +112,8 @@ def _pair(where: str, pred: object, target: object) -> tuple[Tensor, Tensor]:
         )
     if p.device != t.device:
         raise ValueError(f"{where}: 'pred' is on {p.device} but 'target' is on {t.device}")
-    dtype = torch.promote_types(p.dtype, t.dtype)
+    # sums over thousands of pixels (and tiny squared errors) are exact enough only in float64
+    dtype = torch.float64 if double else torch.promote_types(p.dtype, t.dtype)
     return p.to(dtype), t.to(dtype)
 
 
@@ -146,7 +149,7 @@ def mse_per_frame(pred: Tensor, target: Tensor, reduction: str = "mean") -> Tens
 
     Lesson 4 ("Training and evaluating") prints it next to :func:`mse_per_pixel`.
     """
-    p, t = _pair("mse_per_frame", pred, target)
+    p, t = _pair("mse_per_frame", pred, target, double=True)
     # SSE_frame = Σ_{c,h,w} (x̂ − x)²
     return _reduce("mse_per_frame", (p - t).pow(2).sum(dim=(2, 3, 4)), reduction)
 
@@ -156,7 +159,7 @@ def mse_per_pixel(pred: Tensor, target: Tensor, reduction: str = "mean") -> Tens
 
     Equals :func:`mse_per_frame` divided by the number of pixels of a frame.  Lesson 4.
     """
-    p, t = _pair("mse_per_pixel", pred, target)
+    p, t = _pair("mse_per_pixel", pred, target, double=True)
     # MSE_pixel = mean_{c,h,w} (x̂ − x)²
     return _reduce("mse_per_pixel", (p - t).pow(2).mean(dim=(2, 3, 4)), reduction)
 
@@ -166,14 +169,14 @@ def mae_per_frame(pred: Tensor, target: Tensor, reduction: str = "mean") -> Tens
 
     The literature's convention, like :func:`mse_per_frame`.  Lesson 4.
     """
-    p, t = _pair("mae_per_frame", pred, target)
+    p, t = _pair("mae_per_frame", pred, target, double=True)
     # SAE_frame = Σ_{c,h,w} |x̂ − x|
     return _reduce("mae_per_frame", (p - t).abs().sum(dim=(2, 3, 4)), reduction)
 
 
 def mae_per_pixel(pred: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
     r"""MAE **per pixel**: :math:`\frac{1}{CHW}\sum_{c,h,w} |\hat x - x|` of each frame, then averaged.  Lesson 4."""
-    p, t = _pair("mae_per_pixel", pred, target)
+    p, t = _pair("mae_per_pixel", pred, target, double=True)
     # MAE_pixel = mean_{c,h,w} |x̂ − x|
     return _reduce("mae_per_pixel", (p - t).abs().mean(dim=(2, 3, 4)), reduction)
 
@@ -184,8 +187,8 @@ def psnr(pred: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
     Data range 1; the per-pixel MSE is floored at 1e-10, so a perfect frame scores 100 dB rather
     than infinity.  Averaged over frames and sequences.  Lesson 4 ("Training and evaluating").
     """
-    p, t = _pair("psnr", pred, target)
-    mse = (p.clamp(0.0, 1.0) - t).pow(2).mean(dim=(2, 3, 4)).double()
+    p, t = _pair("psnr", pred, target, double=True)
+    mse = (p.clamp(0.0, 1.0) - t).pow(2).mean(dim=(2, 3, 4))
     # PSNR = 10·log10(MAX² / MSE), MAX = 1
     values = 10.0 * torch.log10(1.0 / mse.clamp_min(PSNR_MSE_FLOOR))
     return _reduce("psnr", values, reduction)
@@ -452,8 +455,7 @@ class MetricAccumulator:
     def update(self, pred: Tensor, target: Tensor) -> None:
         """Add a batch: (B, T, C, H, W) prediction and target with pixels in [0, 1]."""
         where = "MetricAccumulator.update"
-        p, t = _pair(where, pred, target)
-        p, t = p.double(), t.double()  # sums over thousands of pixels: accumulate in float64
+        p, t = _pair(where, pred, target, double=True)
         shape = tuple(p.shape[1:])
         if self._frame_shape is None:
             self._frame_shape = shape
