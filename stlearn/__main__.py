@@ -87,13 +87,19 @@ def _export(args: argparse.Namespace) -> int:
 
     from .export import export_all
 
-    export_all(Path(args.runs))
+    export_all(Path(args.runs), only=args.only or None, skip_exported=args.new_only)
     return 0
+
+
+def _export_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--runs", default="runs", help="folder of the training runs")
+    p.add_argument("--only", nargs="*", help="runs to export, as DATASET/MODEL (default: all finished ones)")
+    p.add_argument("--new-only", action="store_true", help="skip runs whose shipped copy is up to date")
 
 
 COMMANDS["export-pretrained"] = (
     "evaluate finished runs and ship them into data/checkpoints with RESULTS.md",
-    lambda p: p.add_argument("--runs", default="runs", help="folder of the training runs"),
+    _export_args,
     _export,
 )
 

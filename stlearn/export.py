@@ -82,6 +82,8 @@ def results_markdown() -> str:
             path = folder / f"{name}.metrics.json"
             if path.exists():
                 results[name] = json.loads(path.read_text())
+        configured = sorted(p.stem for p in Path("configs", dataset).glob("*.toml"))
+        missing = [m for m in configured if m not in results]
         if not results:
             continue
         first = next(iter(results.values()))
@@ -99,14 +101,38 @@ def results_markdown() -> str:
             "",
             PUBLISHED[dataset],
         ]
+        if missing:
+            out += [
+                "",
+                f"Not trained yet: {', '.join(missing)} (same budget: `bash scripts/train_pretrained.sh {dataset} "
+                f"{' '.join(missing)}`, then `stlearn export-pretrained`).",
+            ]
     return "\n".join(out) + "\n"
 
 
-def export_all(runs: Path = Path("runs")) -> list[dict[str, Any]]:
-    """Export every finished run under ``runs/`` and rewrite RESULTS.md."""
+def finished(run: Path) -> bool:
+    """Whether a training run has done all the iterations of its configuration."""
+    ck = load_checkpoint(run)
+    return ck.training["iterations_done"] >= ck.training["config"]["iterations"]
+
+
+def export_all(runs: Path = Path("runs"), only: list[str] | None = None, skip_exported: bool = False) -> list[dict]:
+    """Export finished runs under ``runs/`` (``only``: names like ``radar/predrnn``) and rewrite RESULTS.md.
+
+    ``skip_exported`` leaves alone a run whose shipped copy is newer than the run itself.
+    """
     records = []
     for dataset in DATASETS:
         for run in sorted((runs / dataset).glob("*.pt")):
+            name = f"{dataset}/{run.stem}"
+            if only is not None and name not in only:
+                continue
+            metrics = data_dir() / "checkpoints" / dataset / f"{run.stem}.metrics.json"
+            if skip_exported and metrics.exists() and metrics.stat().st_mtime > run.stat().st_mtime:
+                continue
+            if not finished(run):
+                print(f"skipping {run}: training not finished", flush=True)
+                continue
             print(f"evaluating {run} ...", flush=True)
             records.append(export_run(run, dataset))
     (data_dir() / "checkpoints").mkdir(parents=True, exist_ok=True)
