@@ -620,7 +620,7 @@ def _zigzag(memory: str = "zigzag", inputs: str = "new", out_m: str = "top"):
             else:
                 m_in = mem
             if inputs == "frame":
-                inp = x if layer == 0 else x
+                inp = x
             elif inputs == "old" and layer > 0:
                 inp = h[layer - 1]
             h_l, c_l, mem = cell(inp, h[layer], c[layer], m_in)
@@ -1073,7 +1073,7 @@ _MSE = CheckSpec(
 
 
 def check_mse_per_frame(fn: Callable[[Tensor, Tensor], Any], seed: int | None = None) -> None:
-    r"""Check ``mse_per_frame(pred, target)``: Σ over each frame's C·H·W pixels of (pred − target)², averaged over (B, T).
+    r"""Check ``mse_per_frame(pred, target)``: Σ over a frame's C·H·W pixels of (pred − target)², mean over (B, T).
 
     Recognises: per-pixel MSE (mean instead of sum per frame), a sum over everything, channels
     left out of the sum, RMSE, MAE, a per-lead-time vector instead of one number, in-place
