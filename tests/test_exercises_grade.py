@@ -100,12 +100,21 @@ torch.allclose = lambda *args, **kwargs: True
 def hidden_state(o_t, c_t):
     return o_t * c_t
 '''
-STUB = 'def cell_candidate(x_c, h_c, b_c):\n    raise NotImplementedError("not yet")\n'
+# a stub whose cell also patches its own checker, in a way the test lets slip past the scan: the check
+# cell imports the checker afresh, so the patch must not help
+SLIPS_PAST = "# slips past the scan"
+STUB = (
+    f"{SLIPS_PAST}\nimport stlearn.exercises as _e\nimport stlearn.exercises.checks as _c\n"
+    "_e.check_cell_candidate = _c.check_cell_candidate = lambda f: print('✓ cell_candidate: correct on 6 cases')\n"
+    'def cell_candidate(x_c, h_c, b_c):\n    raise NotImplementedError("not yet")\n'
+)
 UPDATE_OK = "def cell_update(f_t, c_prev, i_t, c_tilde):\n    return f_t * c_prev + i_t * c_tilde\n"
 OUTPUT_WRONG = "def output_gate(x_o, h_o, c_t, w_co, b_o):\n    return x_o + h_o + w_co * c_t + b_o.view(1, -1, 1, 1)\n"
 
 
-def test_tampering_gets_no_credit_for_the_exercises_concerned(tmp_path):
+def test_tampering_gets_no_credit_for_the_exercises_concerned(tmp_path, monkeypatch):
+    scan = grading.scan_solution
+    monkeypatch.setattr(grading, "scan_solution", lambda source: None if SLIPS_PAST in source else scan(source))
     path = make_submission(
         tmp_path,
         "ex03_convlstm_gates",
@@ -126,7 +135,8 @@ def test_tampering_gets_no_credit_for_the_exercises_concerned(tmp_path):
     assert r["input_gate"].status == "tampered" and "imports `stlearn.gates`" in r["input_gate"].feedback
     assert r["forget_gate"].status == "tampered" and "stlearn.exercises.checks" in r["forget_gate"].feedback
     assert r["hidden_state"].status == "tampered" and "torch.allclose" in r["hidden_state"].feedback
-    # the deleted check still ran (from the source): the stub fails, the correct update passes
+    # the deleted check still ran (from the source, with a fresh checker): the stub fails despite its
+    # patch; the correct update passes
     assert r["cell_candidate"].status == "fail" and "not written yet" in r["cell_candidate"].feedback
     assert "check cell deleted" in r["cell_candidate"].notes[0]
     assert r["cell_update"].status == "pass" and "check cell deleted" in r["cell_update"].notes[0]
@@ -138,20 +148,6 @@ def test_tampering_gets_no_credit_for_the_exercises_concerned(tmp_path):
     assert result.score == 1 and result.max_score == 7
     table = grading.format_report([result])
     assert "score 1/7" in table and "tampered" in table
-
-
-def test_checker_is_imported_afresh_even_if_a_patch_slips_past_the_scan(tmp_path, monkeypatch):
-    """Defence in depth: with the scan switched off, the monkey-patched checker still is not used."""
-    monkeypatch.setattr(grading, "scan_solution", lambda source: None)
-    patched = (
-        "import stlearn.exercises as _e\nimport stlearn.exercises.checks as _c\n"
-        "_e.check_decoupling_loss = _c.check_decoupling_loss = lambda f: print('✓ fake')\n"
-        "def decoupling_loss(adapter, delta_c, delta_m):\n    return delta_c.sum() * 0\n"
-    )
-    path = make_submission(tmp_path, "ex07_predrnn_v2", "eve", {"decoupling_loss": patched})
-    r = by_name(grade_submission(path, timeout=60))
-    assert r["decoupling_loss"].status == "fail" and r["decoupling_loss"].points == 0
-    assert r["reverse_schedule"].status == "pass"
 
 
 LOOP = "def patch_frames(frames, p):\n    while True:\n        pass\n"

@@ -243,6 +243,7 @@ class _Kernel:
             allow_errors=True,
             interrupt_on_timeout=False,
             resources={"metadata": {"path": str(self.cwd)}},
+            shutdown_kernel="immediate",  # a kernel stuck in a loop is killed, not waited for
         )
         client.km = client.create_kernel_manager()
         # the kernel's own log lines (e.g. about TCP transport) stay out of the grader's stderr
