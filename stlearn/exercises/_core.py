@@ -26,7 +26,10 @@ __all__ = ["Case", "CheckSpec", "Mistake", "run_check"]
 
 @dataclass
 class Mistake:
-    """A known wrong solution and the lesson to teach when the learner's output matches it."""
+    """A known wrong solution and the lesson to teach when the learner's output matches it.
+
+    Used by the checkers of the exercises of lessons 1, 3, 5, 6, 7 and 8.
+    """
 
     fn: Callable[..., Any]
     message: str
@@ -34,7 +37,10 @@ class Mistake:
 
 @dataclass
 class Case:
-    """One set of arguments, described for the feedback (e.g. "float64, batch 1, 5×7 frames")."""
+    """One set of arguments, described for the feedback (e.g. "float64, batch 1, 5×7 frames").
+
+    Used by the checkers of the exercises of lessons 1, 3, 5, 6, 7 and 8.
+    """
 
     label: str
     args: tuple
@@ -53,6 +59,8 @@ class CheckSpec:
         validators: ``(case, output) -> message or None``, for mistakes that no single variant
             captures (values outside (0, 1) without an exact match, NaN at ±50, ...).
         returns_tensor: the output must be a tensor (a loss needs its gradient), not a float.
+
+    One per exercise of lessons 1, 3, 5, 6, 7 and 8 (see :mod:`stlearn.exercises.checks`).
     """
 
     name: str
@@ -95,7 +103,12 @@ def _is_scalar_like(x: Any) -> bool:
 
 
 def compare(out: Any, expected: Any, dtype: torch.dtype) -> str | None:
-    """None when ``out`` matches ``expected``, else a short reason for the learner."""
+    """None when ``out`` matches ``expected``, else a short reason for the learner.
+
+    Tensors must match in shape, dtype and values (rtol 1e-4 in float32, 1e-7 in float64); tuples
+    and lists item by item; numbers (and 0-d tensors) as floats, nan matching nan.  Used by every
+    exercise checker (lessons 1, 3, 5, 6, 7 and 8).
+    """
     rtol, atol = _tolerances(dtype)
     if isinstance(expected, tuple | list):
         if not isinstance(out, tuple | list):
@@ -205,7 +218,8 @@ def run_check(spec: CheckSpec, fn: Any, seed: int | None = None, arg_names: Sequ
     """Check ``fn`` against ``spec``: print a confirmation, or raise AssertionError with feedback.
 
     ``seed`` fixes the random cases (tests use it); by default every call draws a new one, so a
-    function that only returns the right answer for one fixed input cannot pass.
+    function that only returns the right answer for one fixed input cannot pass.  The engine of
+    every ``check_<name>`` of the exercises of lessons 1, 3, 5, 6, 7 and 8.
     """
     name = spec.name
     if not callable(fn):

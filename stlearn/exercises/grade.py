@@ -98,7 +98,7 @@ _FORBIDDEN_ATTRS = {
 
 @dataclass
 class ExerciseResult:
-    """One exercise of one submission."""
+    """One exercise of one submission (an exercise of lessons 1, 3, 5-8)."""
 
     exercise: str
     points: float
@@ -110,7 +110,7 @@ class ExerciseResult:
 
 @dataclass
 class SubmissionResult:
-    """A graded submission: per-exercise results and the total."""
+    """A graded submission: per-exercise results and the total (exercises of lessons 1, 3, 5-8)."""
 
     submission: str
     student: str
@@ -521,7 +521,10 @@ def write_csv(results: Iterable[SubmissionResult], path: Path | str) -> None:
 
 
 def write_json(results: Iterable[SubmissionResult], path: Path | str) -> None:
-    """The full results as JSON: per submission its score and every exercise's result and feedback."""
+    """The full results as JSON: per submission its score and every exercise's result and feedback.
+
+    Exercises of lessons 1, 3, 5-8.
+    """
     payload = {
         "submissions": [
             {
@@ -563,6 +566,9 @@ def grade(
 
 
 def main_grade(args: Any) -> int:
-    """``stlearn grade``: exit 0 when every submission was graded, 2 when one could not be."""
+    """``stlearn grade``: exit 0 when every submission was graded, 2 when one could not be.
+
+    Exercises of lessons 1, 3, 5-8.
+    """
     results = grade(args.submissions, args.source_dir, args.timeout, args.csv, args.json, out=sys.stdout)
     return 2 if any(r.error for r in results) else 0
