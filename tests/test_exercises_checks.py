@@ -253,3 +253,21 @@ def test_warnings_in_learner_code_stay_off_stderr(capsys):
 
     checks.check_mse_per_frame(mse_per_frame)
     assert capsys.readouterr().err == ""
+
+
+def test_an_error_in_the_learners_code_names_its_line():
+    def cell_update(f_t, c_prev, i_t, c_tilde):
+        return f_t * c_prev + i_t @ c_tilde
+
+    expected = r"your function raised RuntimeError: .*\(in cell_update, line \d+: `return"
+    with pytest.raises(AssertionError, match=expected):
+        checks.check_cell_update(cell_update)
+
+
+def test_the_step_points_to_the_gate_functions_when_no_mistake_is_named():
+    def convlstm_step(*args):
+        h, c = ref.convlstm_step(*args)
+        return h * 0.5, c
+
+    with pytest.raises(AssertionError, match="make their checks pass first"):
+        checks.check_convlstm_step(convlstm_step)

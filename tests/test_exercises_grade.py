@@ -194,6 +194,8 @@ def test_missing_solution_and_unknown_notebook(tmp_path):
         "getattr(torch, 'x')  # fine\nname = 'stl' 'earn'",
         "%time x = 1",
         "torch.allclose = None",
+        "t = torch\nt.allclose = None",
+        "object.__setattr__(torch, 'allclose', None)",
         "F.normalize = None",
         "import numpy as np2\nnp2.isclose = None",
         "setattr(torch, 'allclose', None)",

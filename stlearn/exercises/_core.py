@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import secrets
+import traceback
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -59,6 +60,7 @@ class CheckSpec:
         validators: ``(case, output) -> message or None``, for mistakes that no single variant
             captures (values outside (0, 1) without an exact match, NaN at ±50, ...).
         returns_tensor: the output must be a tensor (a loss needs its gradient), not a float.
+        failure_note: added to feedback that names no known mistake.
 
     One per exercise of lessons 1, 3, 5, 6, 7 and 8 (see :mod:`stlearn.exercises.checks`).
     """
@@ -69,6 +71,7 @@ class CheckSpec:
     mistakes: list[Mistake] = field(default_factory=list)
     validators: list[Callable[[Case, Any], str | None]] = field(default_factory=list)
     returns_tensor: bool = False
+    failure_note: str = ""
 
 
 # --------------------------------------------------------------------------------------------
@@ -196,17 +199,34 @@ def _call(fn: Callable[..., Any], args: tuple) -> tuple[Any, BaseException | Non
                 return None, exc
 
 
+def _where(exc: BaseException) -> str:
+    """' (in line N: `code`)' for the learner's last frame in the traceback (not stlearn's, not torch's)."""
+    frames = [
+        f
+        for f in traceback.extract_tb(exc.__traceback__)
+        if "stlearn" not in f.filename.replace("\\", "/").split("/")[-3:-1]
+        and "site-packages" not in f.filename
+        and "/torch/" not in f.filename
+    ]
+    if not frames:
+        return ""
+    frame = frames[-1]
+    code = f": `{frame.line.strip()}`" if frame.line else ""
+    return f" (in {frame.name}, line {frame.lineno}{code})"
+
+
 def _diagnose(spec: CheckSpec, case: Case, out: Any, reason: str) -> tuple[int, str]:
     """Name the mistake behind a wrong output: a known variant (priority 1), a validator (2), or the bare reason (4)."""
     for mistake in spec.mistakes:
         wrong, wrong_exc = _call(mistake.fn, _clone(case.args))
         if wrong_exc is None and compare(out, wrong, case.dtype) is None:
             return 1, mistake.message
+    note = f" ({spec.failure_note})" if spec.failure_note else ""
     for validator in spec.validators:
         message = validator(case, out)
         if message:
-            return 2, message
-    return 4, reason
+            return 2, message + note
+    return 4, reason + note
 
 
 def _fail(name: str, message: str, case: Case | None, index: int, total: int, seed: int) -> AssertionError:
@@ -221,6 +241,7 @@ def run_check(spec: CheckSpec, fn: Any, seed: int | None = None, arg_names: Sequ
     function that only returns the right answer for one fixed input cannot pass.  The engine of
     every ``check_<name>`` of the exercises of lessons 1, 3, 5, 6, 7 and 8.
     """
+    __tracebackhide__ = True  # IPython shows the learner the message, not these frames
     name = spec.name
     if not callable(fn):
         raise AssertionError(f"{name}: expected your function `{name}`, got a {type(fn).__name__}")
@@ -261,7 +282,7 @@ def run_check(spec: CheckSpec, fn: Any, seed: int | None = None, arg_names: Sequ
         expected = spec.reference(*_clone(case.args))
         if exc is not None:
             # a known mistake may still explain the error on other cases; keep looking
-            message = f"your function raised {type(exc).__name__}: {exc}"
+            message = f"your function raised {type(exc).__name__}: {exc}{_where(exc)}"
             if "must match the size" in str(exc) or "shape" in str(exc):
                 message += (
                     " (a shape slip: check the padding of convolutions, padding=k // 2, and how biases and "

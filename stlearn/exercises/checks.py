@@ -183,6 +183,7 @@ def check_input_gate(fn: Callable[..., Tensor], seed: int | None = None) -> None
     broadcast along the width, peephole without its weight, 1 − σ, NaN at ±50, in-place edits.
     Exercise of lesson 3 (``ex03_convlstm_gates.ipynb``).
     """
+    __tracebackhide__ = True  # IPython shows the learner the message, not the checker's frames
     run_check(_INPUT_GATE, fn, seed, ("x_i", "h_i", "c_prev", "w_ci", "b_i"))
 
 
@@ -191,6 +192,7 @@ def check_forget_gate(fn: Callable[..., Tensor], seed: int | None = None) -> Non
 
     Recognises the same mistakes as :func:`check_input_gate`.  Exercise of lesson 3.
     """
+    __tracebackhide__ = True  # IPython shows the learner the message, not the checker's frames
     run_check(_FORGET_GATE, fn, seed, ("x_f", "h_f", "c_prev", "w_cf", "b_f"))
 
 
@@ -200,6 +202,7 @@ def check_output_gate(fn: Callable[..., Tensor], seed: int | None = None) -> Non
     Recognises the same mistakes as :func:`check_input_gate` (the step exercise catches a
     peephole on C_{t-1}).  Exercise of lesson 3.
     """
+    __tracebackhide__ = True  # IPython shows the learner the message, not the checker's frames
     run_check(_OUTPUT_GATE, fn, seed, ("x_o", "h_o", "c_t", "w_co", "b_o"))
 
 
@@ -238,6 +241,7 @@ def check_cell_candidate(fn: Callable[..., Tensor], seed: int | None = None) -> 
     Recognises: sigmoid instead of tanh, no activation, missing bias, bias along the width, NaN
     from a hand-made tanh at ±50, in-place edits.  Exercise of lesson 3.
     """
+    __tracebackhide__ = True  # IPython shows the learner the message, not the checker's frames
     run_check(_CELL_CANDIDATE, fn, seed, ("x_c", "h_c", "b_c"))
 
 
@@ -291,6 +295,7 @@ def check_cell_update(fn: Callable[..., Tensor], seed: int | None = None) -> Non
     Recognises: swapped gates, missing forget or input gate, an extra tanh, a product instead of
     a sum, in-place edits of ``c_prev`` (``c_prev *= f_t``).  Exercise of lesson 3.
     """
+    __tracebackhide__ = True  # IPython shows the learner the message, not the checker's frames
     run_check(_CELL_UPDATE, fn, seed, ("f_t", "c_prev", "i_t", "c_tilde"))
 
 
@@ -330,6 +335,7 @@ def check_hidden_state(fn: Callable[..., Tensor], seed: int | None = None) -> No
     Recognises: no tanh, sigmoid instead of tanh, tanh of the product, a sum instead of a
     product, NaN at ±50.  Exercise of lesson 3.
     """
+    __tracebackhide__ = True  # IPython shows the learner the message, not the checker's frames
     run_check(_HIDDEN_STATE, fn, seed, ("o_t", "c_t"))
 
 
@@ -417,6 +423,7 @@ _CONVLSTM_STEP = CheckSpec(
             "H and W stay the same",
         ),
     ],
+    failure_note="your step calls your gate functions above: make their checks pass first",
 )
 
 
@@ -427,6 +434,7 @@ def check_convlstm_step(fn: Callable[..., tuple[Tensor, Tensor]], seed: int | No
     peepholes, (C, H) returned instead of (H, C), convolutions without padding, in-place edits.
     Exercise of lesson 3.
     """
+    __tracebackhide__ = True  # IPython shows the learner the message, not the checker's frames
     run_check(
         _CONVLSTM_STEP, fn, seed, ("x", "h_prev", "c_prev", "w_x", "w_h", "w_ci", "w_cf", "w_co", "b")
     )
@@ -497,6 +505,7 @@ def check_spatial_memory(fn: Callable[..., Tensor], seed: int | None = None) -> 
     forget bias +1, swapped i'/f', sigmoid or nothing instead of tanh on g', a missing forget
     gate, NaN at ±50, in-place edits of ``m_in``.  Exercise of lesson 5 (``ex05_st_lstm.ipynb``).
     """
+    __tracebackhide__ = True  # IPython shows the learner the message, not the checker's frames
     run_check(_SPATIAL_MEMORY, fn, seed, ("x_i", "x_f", "x_g", "m_i", "m_f", "m_g", "m_in"))
 
 
@@ -576,6 +585,7 @@ def check_st_output(fn: Callable[..., tuple[Tensor, Tensor]], seed: int | None =
     a missing or wrong gate activation, an output gate that ignores the memories,
     swapped outputs, in-place edits.  Exercise of lesson 5.
     """
+    __tracebackhide__ = True  # IPython shows the learner the message, not the checker's frames
     run_check(_ST_OUTPUT, fn, seed, ("o_x", "o_h", "c_t", "m_t", "w_co", "w_1x1"))
 
 
@@ -675,6 +685,7 @@ def check_zigzag_step(fn: Callable[..., Any], seed: int | None = None) -> None:
     below, or the frame, returning the bottom layer's M, changing the given lists in place.
     Exercise of lesson 6 (in ``ex05_st_lstm.ipynb``).
     """
+    __tracebackhide__ = True  # IPython shows the learner the message, not the checker's frames
     run_check(_ZIGZAG_STEP, fn, seed, ("cells", "x", "h", "c", "m"))
 
 
@@ -778,6 +789,7 @@ def check_decoupling_loss(fn: Callable[..., Tensor], seed: int | None = None) ->
     adapter, no normalisation, a sum instead of a mean, a float instead of a tensor, in-place
     edits.  Exercise of lesson 7 (``ex07_predrnn_v2.ipynb``).
     """
+    __tracebackhide__ = True  # IPython shows the learner the message, not the checker's frames
     run_check(_DECOUPLING_LOSS, fn, seed, ("adapter", "delta_c", "delta_m"))
 
 
@@ -858,6 +870,7 @@ def check_reverse_schedule(fn: Callable[..., tuple[float, float]], seed: int | N
     Recognises: swapped outputs, swapped or wrong curves, no clamping after τ2, k instead of
     k − τ1, a start at 1 instead of 0.5.  Exercise of lesson 7.
     """
+    __tracebackhide__ = True  # IPython shows the learner the message, not the checker's frames
     run_check(_REVERSE_SCHEDULE, fn, seed, ("k", "tau1", "tau2", "alpha"))
 
 
@@ -926,6 +939,7 @@ def check_patch_frames(fn: Callable[[Tensor, int], Tensor], seed: int | None = N
     Recognises: pixel_unshuffle's channel order, swapped dy and dx, a reshape without permute,
     wrong shapes, in-place edits.  Exercise of lesson 1 (``ex01_data_and_metrics.ipynb``).
     """
+    __tracebackhide__ = True  # IPython shows the learner the message, not the checker's frames
     run_check(_PATCH_FRAMES, fn, seed, ("frames", "p"))
 
 
@@ -1012,6 +1026,7 @@ def check_csi(fn: Callable[..., float], seed: int | None = None) -> None:
     or FAR instead of CSI, 0 instead of nan when undefined, in-place edits.
     Exercise of lesson 8 (in ``ex01_data_and_metrics.ipynb``).
     """
+    __tracebackhide__ = True  # IPython shows the learner the message, not the checker's frames
     run_check(_CSI, fn, seed, ("pred", "obs", "threshold"))
 
 
@@ -1073,6 +1088,7 @@ def check_mse_per_frame(fn: Callable[[Tensor, Tensor], Any], seed: int | None = 
     left out of the sum, RMSE, MAE, a per-lead-time vector instead of one number, in-place
     edits.  Exercise of lessons 1 and 8 (``ex01_data_and_metrics.ipynb``).
     """
+    __tracebackhide__ = True  # IPython shows the learner the message, not the checker's frames
     run_check(_MSE, fn, seed, ("pred", "target"))
 
 

@@ -10,7 +10,8 @@ How a submission is graded:
    changes nothing.
 3. Each solution cell is scanned before it runs. A cell that reaches for ``stlearn`` (the
    reference or the checker), the import machinery or the interpreter's internals, or assigns to
-   attributes of modules (``torch.allclose = ...``), is not run and its exercise gets no credit.
+   an attribute (``torch.allclose = ...``, ``t.allclose = ...``), is not run and its exercise gets
+   no credit.
 4. The cells run one by one in a Jupyter kernel (nbclient) with a per-cell timeout. Every check
    cell first drops all ``stlearn`` modules from ``sys.modules`` and imports the checker afresh
    from its files, so earlier monkey-patching cannot reach it. A timeout (an infinite loop) or a
@@ -86,6 +87,9 @@ _FORBIDDEN_ATTRS = {
     "__closure__",
     "__builtins__",
     "__subclasses__",
+    "__setattr__",
+    "__delattr__",
+    "__getattribute__",
     "__loader__",
     "__spec__",
     "modules",
@@ -212,8 +216,9 @@ def scan_solution(source: str) -> str | None:
             root = target
             while isinstance(root, ast.Attribute | ast.Subscript):
                 root = root.value
-            if isinstance(target, ast.Attribute) and isinstance(root, ast.Name) and root.id in module_names:
-                return f"it assigns to `{ast.unparse(target)}`, changing a module"
+            if isinstance(target, ast.Attribute):
+                what = "a module" if isinstance(root, ast.Name) and root.id in module_names else "an attribute"
+                return f"it assigns to `{ast.unparse(target)}`, changing {what} (solutions never need to)"
     return None
 
 
