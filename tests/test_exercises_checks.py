@@ -271,3 +271,25 @@ def test_the_step_points_to_the_gate_functions_when_no_mistake_is_named():
 
     with pytest.raises(AssertionError, match="make their checks pass first"):
         checks.check_convlstm_step(convlstm_step)
+
+
+@pytest.mark.parametrize(
+    "module",
+    [
+        "stlearn.exercises",
+        "stlearn.exercises.checks",
+        "stlearn.exercises.references",
+        "stlearn.exercises.student",
+        "stlearn.exercises.grade",
+        "stlearn.exercises._core",
+    ],
+)
+def test_public_functions_name_their_lesson(module):
+    import importlib
+    import re
+
+    mod = importlib.import_module(module)
+    for name in mod.__all__:
+        obj = getattr(mod, name)
+        if callable(obj):
+            assert re.search(r"[Ll]esson \d", obj.__doc__ or ""), f"{module}.{name} does not name its lesson"

@@ -1086,7 +1086,7 @@ def check_mse_per_frame(fn: Callable[[Tensor, Tensor], Any], seed: int | None = 
 
     Recognises: per-pixel MSE (mean instead of sum per frame), a sum over everything, channels
     left out of the sum, RMSE, MAE, a per-lead-time vector instead of one number, in-place
-    edits.  Exercise of lessons 1 and 8 (``ex01_data_and_metrics.ipynb``).
+    edits.  Exercise of lesson 8 (in ``ex01_data_and_metrics.ipynb``, with lesson 1).
     """
     __tracebackhide__ = True  # IPython shows the learner the message, not the checker's frames
     run_check(_MSE, fn, seed, ("pred", "target"))

@@ -137,5 +137,5 @@ def csi(pred: Tensor, obs: Tensor, threshold: float) -> float:
 
 
 def mse_per_frame(pred: Tensor, target: Tensor) -> Tensor:
-    """Sum of squared errors over each frame's C·H·W pixels, averaged over (B, T).  Lesson 4/8 exercise."""
+    """Sum of squared errors over each frame's C·H·W pixels, averaged over (B, T).  Exercise of lesson 8."""
     return (pred - target).pow(2).sum(dim=(2, 3, 4)).mean()
