@@ -293,3 +293,11 @@ def test_public_functions_name_their_lesson(module):
         obj = getattr(mod, name)
         if callable(obj):
             assert re.search(r"[Ll]esson \d", obj.__doc__ or ""), f"{module}.{name} does not name its lesson"
+
+
+def test_broadcasting_slip_to_a_wrong_shape_is_named():
+    def input_gate(x_i, h_i, c_prev, w_ci, b_i):
+        return torch.sigmoid(x_i + h_i + w_ci * c_prev + b_i.view(-1, 1, 1, 1))
+
+    with pytest.raises(AssertionError, match="(broadcasting|shape) slip"):
+        checks.check_input_gate(input_gate)

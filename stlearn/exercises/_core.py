@@ -127,7 +127,10 @@ def compare(out: Any, expected: Any, dtype: torch.dtype) -> str | None:
         if not isinstance(out, Tensor):
             return f"returns a {type(out).__name__}; expected a tensor of shape {_shape(expected)}"
         if out.shape != expected.shape:
-            return f"returns shape {_shape(out)}; expected {_shape(expected)}"
+            return (
+                f"returns shape {_shape(out)}; expected {_shape(expected)} (a broadcasting slip? check the "
+                "shapes of the terms you combine: a (C,) bias must become (1, C, 1, 1))"
+            )
         if out.dtype != expected.dtype:
             return (
                 f"returns {out.dtype} for {expected.dtype} inputs; keep the inputs' dtype "
