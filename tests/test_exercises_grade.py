@@ -76,7 +76,7 @@ def test_one_planted_mistake_gives_a_partial_score_with_feedback_csv_and_json(tm
     data = json.loads(out_json.read_text(encoding="utf-8"))
     sub = data["submissions"][0]
     assert (sub["student"], sub["notebook"], sub["score"], sub["max_score"]) == (
-        "ex07_predrnn_v2_alice",
+        "alice",
         "ex07_predrnn_v2",
         1,
         2,

@@ -3,7 +3,8 @@
 How a submission is graded:
 
 1. Its source notebook is found in ``notebooks/exercises`` (notebook metadata ``stlearn.notebook``,
-   else the file name, e.g. ``ex03_convlstm_gates_alice.ipynb``).
+   else the file name, e.g. ``ex03_convlstm_gates_alice.ipynb``, else its exercise ids). The student
+   is the rest of the file name (``alice``) or, for ``alice/ex03_convlstm_gates.ipynb``, the folder.
 2. The graded notebook is rebuilt from the **source's** cells; only the submission's solution
    cells (matched by cell metadata ``stlearn.exercise`` / ``nbgrader.grade_id``) are substituted.
    The submission's check cells and any extra cells are ignored, so deleting or editing a check
@@ -365,6 +366,10 @@ def grade_submission(
         source_path = _find_source(sub_nb, path, src_dir)
     except Exception as exc:
         return SubmissionResult(str(path), student, "", [], time.monotonic() - start, error=f"{exc}")
+    if path.stem.startswith(source_path.stem + "_"):
+        student = path.stem[len(source_path.stem) + 1 :]  # ex03_convlstm_gates_alice -> alice
+    elif path.parent.name and path.stem == source_path.stem:
+        student = path.parent.name  # submissions/alice/ex03_convlstm_gates.ipynb -> alice
     source = nbformat.read(source_path, as_version=4)
     steps, info = _plan(source, sub_nb)
     results: dict[str, ExerciseResult] = {
