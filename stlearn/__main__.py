@@ -104,6 +104,53 @@ COMMANDS["export-pretrained"] = (
 )
 
 
+def _make_student_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--source-dir", dest="source_dir", help="source notebooks (default: notebooks/exercises)")
+    p.add_argument("--out-dir", dest="out_dir", help="where to write (default: notebooks/student)")
+    p.add_argument("--check", action="store_true", help="write nothing; exit 1 if the student notebooks drifted")
+
+
+def _make_student(args: argparse.Namespace) -> int:
+    from .exercises.student import make_student
+
+    paths = make_student(args.source_dir, args.out_dir, check=args.check)
+    if args.check:
+        for path in paths:
+            print(f"out of date: {path} (run `stlearn make-student`)")
+        return 1 if paths else 0
+    for path in paths:
+        print(f"wrote {path}")
+    return 0
+
+
+COMMANDS["make-student"] = (
+    "generate the student exercise notebooks (notebooks/student) from the sources",
+    _make_student_args,
+    _make_student,
+)
+
+
+def _grade_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("submissions", nargs="+", help="submitted notebooks (named like their source, e.g. ex03_*.ipynb)")
+    p.add_argument("--source-dir", dest="source_dir", help="source notebooks (default: notebooks/exercises)")
+    p.add_argument("--csv", help="write one row per (submission, exercise) to this CSV file")
+    p.add_argument("--json", help="write the full results to this JSON file")
+    p.add_argument("--timeout", type=float, default=60.0, help="seconds per cell (default 60)")
+
+
+def _grade(args: argparse.Namespace) -> int:
+    from .exercises.grade import main_grade
+
+    return main_grade(args)
+
+
+COMMANDS["grade"] = (
+    "grade exercise submissions with the source notebooks' check cells; a score table, CSV and JSON",
+    _grade_args,
+    _grade,
+)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="stlearn", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"stlearn {__version__}")

@@ -1,0 +1,47 @@
+"""Graded exercises of the course: checkers with feedback, student versions and the grader.
+
+* :mod:`stlearn.exercises.checks` — ``check_<name>(fn)`` for every exercise; the check cells of
+  ``notebooks/exercises/*.ipynb`` call them (lesson 1, 3, 5, 6, 7 and 8).
+* :mod:`stlearn.exercises.student` — ``make_student()``: the student notebooks in
+  ``notebooks/student/`` from the sources (``stlearn make-student``).
+* :mod:`stlearn.exercises.grade` — ``grade()``: scores submissions with the source's check cells
+  (``stlearn grade SUBMISSION.ipynb ...``).
+"""
+
+from .checks import (
+    CHECKS,
+    check_cell_candidate,
+    check_cell_update,
+    check_convlstm_step,
+    check_csi,
+    check_decoupling_loss,
+    check_forget_gate,
+    check_hidden_state,
+    check_input_gate,
+    check_mse_per_frame,
+    check_output_gate,
+    check_patch_frames,
+    check_reverse_schedule,
+    check_spatial_memory,
+    check_st_output,
+    check_zigzag_step,
+)
+
+__all__ = [
+    "CHECKS",
+    "check_cell_candidate",
+    "check_cell_update",
+    "check_convlstm_step",
+    "check_csi",
+    "check_decoupling_loss",
+    "check_forget_gate",
+    "check_hidden_state",
+    "check_input_gate",
+    "check_mse_per_frame",
+    "check_output_gate",
+    "check_patch_frames",
+    "check_reverse_schedule",
+    "check_spatial_memory",
+    "check_st_output",
+    "check_zigzag_step",
+]
