@@ -5,4 +5,4 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 extra=()
 [ "$(id -u)" = 0 ] && extra+=(--allow-root)
-exec .venv/bin/jupyter lab --ServerApp.root_dir=notebooks "${extra[@]}" "$@" 00_course_map.ipynb
+exec .venv/bin/jupyter lab --ServerApp.root_dir=notebooks "${extra[@]}" "$@" notebooks/00_course_map.ipynb
