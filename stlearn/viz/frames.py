@@ -93,6 +93,7 @@ def frame_strip(
         len(rows), cols, figsize=(cols * cell_inches + 1.2, len(rows) * (cell_inches + 0.25) + 0.4), squeeze=False
     )
     t_in = len(rows[0][1])
+    image = None
     for r, (name, a) in enumerate(rows):
         shown = list(range(0, len(a), every))
         for c in range(cols):
@@ -101,7 +102,7 @@ def frame_strip(
                 ax.axis("off")
                 continue
             t = shown[c]
-            _imshow(ax, a[t], radar)
+            image = _imshow(ax, a[t], radar)
             offset = 0 if name == "input" else t_in
             label = f"t={offset + t + 1}"
             if name == "prediction":
@@ -109,7 +110,12 @@ def frame_strip(
                 label = f"MSE {mse:.1f}"
             ax.set_title(label, fontsize=7)
         axes[r, 0].set_ylabel(name, fontsize=8)
-    fig.subplots_adjust(left=0.06, right=0.99, top=0.86 if title else 0.92, bottom=0.02, wspace=0.06, hspace=0.35)
+    right = 0.91 if radar else 0.99
+    fig.subplots_adjust(left=0.06, right=right, top=0.86 if title else 0.92, bottom=0.02, wspace=0.06, hspace=0.35)
+    if radar and image is not None:
+        bar = fig.add_axes((0.93, 0.08, 0.012, 0.72))
+        fig.colorbar(image, cax=bar, label="dBZ", extend="min")
+        bar.tick_params(labelsize=7)
     if title:
         fig.suptitle(title, fontsize=10)
     return fig
@@ -130,8 +136,8 @@ def patch_channels_figure(frame: Any, patch_size: int = 4) -> Any:
         raise ValueError(f"patch_channels_figure: 'frame' must be (H, W) or (1, H, W), got {img.shape}")
     p = int(patch_size)
     patched = patch_frames(torch.from_numpy(img)[None, None, None], p)[0, 0].numpy()  # (p·p, H/p, W/p)
-    fig = plt.figure(figsize=(3.2 + p * 1.25, max(3.2, p * 1.15)))
-    grid = fig.add_gridspec(p, p + 3, wspace=0.15, hspace=0.35)
+    fig = plt.figure(figsize=(3.6 + p * 1.45, max(3.4, p * 1.35)))
+    grid = fig.add_gridspec(p, p + 3, wspace=0.2, hspace=0.55)
     ax = fig.add_subplot(grid[:, :3])
     _imshow(ax, img, radar=False)
     ax.set_title(f"frame {img.shape[0]}×{img.shape[1]}", fontsize=9)
@@ -142,7 +148,7 @@ def patch_channels_figure(frame: Any, patch_size: int = 4) -> Any:
         dy, dx = divmod(k, p)
         a = fig.add_subplot(grid[dy, 3 + dx])
         _imshow(a, patched[k], radar=False)
-        a.set_title(f"ch {k} (dy={dy}, dx={dx})", fontsize=7)
+        a.set_title(f"channel {k}\ndy={dy}, dx={dx}", fontsize=7)
     fig.suptitle(
         f"patch_frames: (1, {img.shape[0]}, {img.shape[1]}) → ({p * p}, {patched.shape[1]}, {patched.shape[2]})",
         fontsize=10,
