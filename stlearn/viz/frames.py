@@ -104,7 +104,7 @@ def frame_strip(
             t = shown[c]
             image = _imshow(ax, a[t], radar)
             offset = 0 if name == "input" else t_in
-            label = f"t={offset + t + 1}"
+            label = f"t={offset + t}"
             if name == "prediction":
                 mse = float(((a[t] - rows[1][1][t]) ** 2).sum())  # per-frame MSE: sum over the H×W pixels
                 label = f"MSE {mse:.1f}"

@@ -44,6 +44,7 @@ def gate_grid(
     name: str = "i",
     *,
     channels: list[int] | None = None,
+    labels: list[str] | None = None,
     columns: int = 8,
     title: str | None = None,
     cell_inches: float = 1.15,
@@ -55,6 +56,7 @@ def gate_grid(
         name: the record field (``"i"``, ``"f"``, ``"c_tilde"``, ``"c"``, ``"o"``, ``"h"``) — it picks
             the colour scale and the label; any other name gets a symmetric diverging scale.
         channels: which channels to draw (default: the first ``columns``).
+        labels: panel titles instead of "channel k" (e.g. when the panels are different tensors).
         columns: panels per row.
         title: figure title (default: the gate's name and the full tensor shape).
 
@@ -73,6 +75,8 @@ def gate_grid(
     if a.ndim != 3:
         raise ValueError(f"gate_grid: 'maps' must be (C, H, W), got shape {a.shape}")
     chans = list(range(min(columns, a.shape[0]))) if channels is None else list(channels)
+    if labels is not None and len(labels) != len(chans):
+        raise ValueError(f"gate_grid: {len(labels)} labels for {len(chans)} panels")
     label, symbol, cmap, _, _ = GATE_STYLE.get(name, (name, name, "RdBu_r", None, None))
     vmin, vmax = gate_limits(name, a[chans])
     cols = min(columns, len(chans))
@@ -86,7 +90,7 @@ def gate_grid(
             ax.axis("off")
             continue
         image = ax.imshow(a[chans[k]], cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest")
-        ax.set_title(f"channel {chans[k]}", fontsize=7)
+        ax.set_title(labels[k] if labels is not None else f"channel {chans[k]}", fontsize=7)
     fig.subplots_adjust(left=0.01, right=0.86, bottom=0.02, top=0.78 if rows == 1 else 0.86, wspace=0.08, hspace=0.3)
     bar = fig.add_axes((0.88, 0.1, 0.02, 0.65 if rows == 1 else 0.72))
     fig.colorbar(image, cax=bar)

@@ -29,7 +29,9 @@ class FigureImage:
         self.figure = Figure(figsize=figsize, dpi=dpi)
         FigureCanvasAgg(self.figure)
         self.dpi = dpi
-        self.image = widgets.Image(format="png", layout=widgets.Layout(max_width="100%", height="auto"))
+        self.image = widgets.Image(
+            format="png", layout=widgets.Layout(max_width="100%", height="auto", object_fit="contain")
+        )
         self.error = widgets.HTML(value="", layout=widgets.Layout(display="none"))
         #: the last exception a callback raised (None after a successful update)
         self.last_error: BaseException | None = None

@@ -72,9 +72,11 @@ class CellExplorer:
             control.observe(self.canvas.guard(self._update), names="value")
         self._update()
         controls = widgets.HBox([widgets.VBox([self.gate, self.layer, self.step]),
-                                 widgets.VBox([self.channel, self.probe_y, self.probe_x])])  # fmt: skip
-        self.widget = widgets.VBox([controls, widgets.HBox([self.diagram.image, self.canvas.image]),
-                                    self.canvas.error])  # fmt: skip
+                                 widgets.VBox([self.channel, self.probe_y, self.probe_x])],
+                                layout=widgets.Layout(align_items="flex-start"))  # fmt: skip
+        top = widgets.Layout(align_items="flex-start")
+        pictures = widgets.HBox([self.diagram.image, self.canvas.image], layout=top)
+        self.widget = widgets.VBox([controls, pictures, self.canvas.error], layout=top)
 
     def terms(self, layer: int) -> dict[str, np.ndarray]:
         """Every term of every gate of ``layer`` over all steps (computed once, then cached)."""
@@ -87,23 +89,23 @@ class CellExplorer:
         self.diagram = FigureImage((6.0, 4.3))
         self.drawing = draw_convlstm_cell(self.diagram.figure.add_axes((0.0, 0.0, 1.0, 0.95)), focus="i")
         self._diagram_png: dict[str, bytes] = {}
-        self.canvas = FigureImage((6.2, 4.3))
+        self.canvas = FigureImage((6.6, 4.3))
         fig = self.canvas.figure
-        self.ax_map = fig.add_axes((0.03, 0.05, 0.36, 0.52))
+        self.ax_map = fig.add_axes((0.03, 0.05, 0.34, 0.5))
         self.im = self.ax_map.imshow(np.zeros((gh, gw)), cmap="viridis", vmin=0, vmax=1, interpolation="nearest")
         self.ax_map.set_xticks([])
         self.ax_map.set_yticks([])
         self.map_title = self.ax_map.set_title("", fontsize=8)
         self.marker = Rectangle((0, 0), 1, 1, fill=False, ec="#ff3030", lw=1.5)
         self.ax_map.add_patch(self.marker)
-        bar = fig.add_axes((0.40, 0.05, 0.015, 0.52))
+        bar = fig.add_axes((0.38, 0.05, 0.015, 0.5))
         fig.colorbar(self.im, cax=bar)
         bar.tick_params(labelsize=7)
-        self.eq_text = fig.text(0.02, 0.92, "", fontsize=11)
-        self.shape_text = fig.text(0.02, 0.85, "", fontsize=7.5, color="#444444", va="top", family="DejaVu Sans Mono")
-        self.value_text = fig.text(0.49, 0.62, "", fontsize=8.5, va="top", family="DejaVu Sans Mono")
+        self.eq_text = fig.text(0.02, 0.92, "", fontsize=12)
+        self.shape_text = fig.text(0.02, 0.86, "", fontsize=8.5, color="#444444", va="top", family="DejaVu Sans Mono")
+        self.value_text = fig.text(0.47, 0.62, "", fontsize=9.5, va="top", family="DejaVu Sans Mono")
         for image in (self.diagram.image, self.canvas.image):
-            image.layout = widgets.Layout(max_width="49%", height="auto")
+            image.layout = widgets.Layout(max_width="50%", height="auto", object_fit="contain")
 
     def _show_diagram(self, gate: str) -> None:
         """Put ``gate`` in focus: recolour the drawing once per gate, then reuse its PNG."""

@@ -62,10 +62,11 @@ class FrameViewer:
         self.captions = list(captions) if captions is not None else None
         styles = dict(styles or {})
         n = len(self.data)
-        self.canvas = FigureImage((panel_inches * n + 0.4, panel_inches + 0.7))
+        self.canvas = FigureImage((panel_inches * n + 0.4, panel_inches + 0.7), dpi=96)
         fig = self.canvas.figure
         self.images = {}
         self.radar = {name for name in self.data if styles.get(name) == "radar"}
+        has_bar = any(styles.get(name, "gray") != "gray" for name in self.data)
         for k, (name, a) in enumerate(self.data.items()):
             ax = fig.add_subplot(1, n, k + 1)
             style = styles.get(name, "gray")
@@ -83,14 +84,16 @@ class FrameViewer:
             ax.set_xticks([])
             ax.set_yticks([])
         self.caption = fig.suptitle("", fontsize=10)
-        fig.subplots_adjust(left=0.02, right=0.96, top=0.78, bottom=0.03, wspace=0.25)
+        fig.subplots_adjust(left=0.02, right=0.93 if has_bar else 0.98, top=0.78, bottom=0.03, wspace=0.3)
         self.slider = widgets.IntSlider(
             value=start, min=0, max=self.length - 1, description=description,
             style={"description_width": "initial"}, layout=widgets.Layout(width="420px"),
         )  # fmt: skip
         self.slider.observe(self.canvas.guard(self._update), names="value")
         self._update()
-        self.widget = widgets.VBox([self.slider, self.canvas.image, self.canvas.error])
+        self.widget = widgets.VBox(
+            [self.slider, self.canvas.image, self.canvas.error], layout=widgets.Layout(align_items="flex-start")
+        )
 
     def _update(self) -> None:
         t = self.slider.value

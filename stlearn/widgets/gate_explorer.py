@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from collections.abc import Sequence
 from typing import Any
 
@@ -71,7 +72,7 @@ class GateExplorer:
         tr = self.trace_of(seqs[0])
         steps, channels, gh, gw = tr.records[0]["i"].shape
         layers = tr.num_layers
-        row = widgets.Layout(width="300px")
+        row = widgets.Layout(width="290px")
         desc = {"description_width": "70px"}
         self.sequence = widgets.Dropdown(options=[(f"sequence {k}", k) for k in seqs], value=seqs[0],
                                          description="sequence", layout=row, style=desc)  # fmt: skip
@@ -94,9 +95,19 @@ class GateExplorer:
         for control in (self.step, self.layer, self.gate, self.channel, self.probe_y, self.probe_x):
             control.observe(guard(self._update), names="value")
         self._update()
-        controls = widgets.VBox([self.sequence, self.step, self.layer, self.gate, self.channel,
-                                 self.probe_y, self.probe_x, self.readout])  # fmt: skip
-        self.widget = widgets.VBox([widgets.HBox([controls, self.canvas.image]), self.canvas.error])
+        column = widgets.Layout(min_width="300px", overflow="visible")
+        controls = widgets.HBox(
+            [
+                widgets.VBox([self.sequence, self.layer, self.gate], layout=column),
+                widgets.VBox([self.step, self.channel], layout=column),
+                widgets.VBox([self.probe_y, self.probe_x], layout=column),
+                self.readout,
+            ],
+            layout=widgets.Layout(align_items="flex-start", flex_flow="row wrap"),
+        )
+        self.widget = widgets.VBox(
+            [controls, self.canvas.image, self.canvas.error], layout=widgets.Layout(align_items="flex-start")
+        )
 
     # -- data ----------------------------------------------------------------------------------
 
@@ -122,14 +133,14 @@ class GateExplorer:
     def _build_figure(self, tr: SequenceTrace) -> None:
         self.canvas = FigureImage((10.6, 3.1))
         fig = self.canvas.figure
-        axes = [fig.add_axes((0.01 + 0.235 * k, 0.06, 0.2, 0.72)) for k in range(4)]
+        axes = [fig.add_axes((0.01 + 0.228 * k, 0.06, 0.2, 0.72)) for k in range(4)]
         blank = np.zeros_like(tr.frames[0])
         self.im_read = axes[0].imshow(blank, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
         self.im_pred = axes[1].imshow(blank, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
         self.im_true = axes[2].imshow(blank, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
         gh, gw = tr.records[0]["i"].shape[-2:]
         self.im_gate = axes[3].imshow(np.zeros((gh, gw)), cmap="viridis", vmin=0, vmax=1, interpolation="nearest")
-        bar_ax = fig.add_axes((0.955, 0.06, 0.012, 0.72))
+        bar_ax = fig.add_axes((0.91, 0.06, 0.012, 0.72))
         self.colorbar = fig.colorbar(self.im_gate, cax=bar_ax)
         bar_ax.tick_params(labelsize=7)
         self.titles = [ax.set_title("", fontsize=9) for ax in axes]
@@ -178,12 +189,10 @@ class GateExplorer:
         self.box_gate.set_xy((x - 0.5, y - 0.5))
         self.headline.set_text(f"sequence {self.sequence.value}, step t = {t} ({stage}), layer {layer}")
         rec = tr.records[layer]
-        cells = "".join(
-            f"<tr><td>{GATE_LABELS[g]}</td><td style='text-align:right'>{rec[g][t, k, y, x]:+.3f}</td></tr>"
-            for g in GATE_LABELS
-        )
+        lines = "\n".join(f"{GATE_LABELS[g]:<18}{rec[g][t, k, y, x]:+.3f}" for g in GATE_LABELS)
         self.readout.value = (
-            f"<div style='font-size:12px'><b>probe</b> (y, x) = ({y}, {x}), channel {k}:<table>{cells}</table></div>"
+            "<pre style='font-size:12px;line-height:1.3;margin:0'>"
+            f"<b>probe</b> (y, x) = ({y}, {x}), ch {k}\n{html.escape(lines)}</pre>"
         )
         self.canvas.render()
 
