@@ -176,15 +176,15 @@ def test_cell_explorer_focus_heatmap_and_values(model, frames):
     assert ex.diagram.image.value == ex._diagram_png["f"]
     ex.step.value, ex.channel.value, ex.probe_y.value, ex.probe_x.value = 5, 2, 1, 2
     np.testing.assert_array_equal(ex.im.get_array(), tm["f"][5, 2])
-    text = ex.value_text.get_text()
+    text = ex.values.value
     assert f"{tm['f'][5, 2, 1, 2]:+8.3f}" in text and f"{tm['x_f'][5, 2, 1, 2]:+8.3f}" in text
     assert "W_cf" in text and "sigma" not in text
     ex.gate.value = "c"
-    assert "f_t·C_t-1" in ex.value_text.get_text()
+    assert "f_t·C_t-1" in ex.values.value
     assert ex.diagram.image.value == ex._diagram_png["c"] != ex._diagram_png["f"]
     ex.layer.value = 1
     np.testing.assert_array_equal(ex.im.get_array(), ex.terms(1)["c"][5, 2])
-    assert ex.eq_text.get_text().startswith(r"$C_t")
+    assert r"$C_t = f_t \odot C_{t-1}" in ex.equation.value
     assert ex.canvas.last_error is None
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
 import ipywidgets as widgets
@@ -75,7 +76,9 @@ class CellExplorer:
                                  widgets.VBox([self.channel, self.probe_y, self.probe_x])],
                                 layout=widgets.Layout(align_items="flex-start"))  # fmt: skip
         top = widgets.Layout(align_items="flex-start")
-        pictures = widgets.HBox([self.diagram.image, self.canvas.image], layout=top)
+        numbers = widgets.HBox([self.canvas.image, self.values], layout=top)
+        right = widgets.VBox([self.equation, self.shapes, numbers], layout=top)
+        pictures = widgets.HBox([self.diagram.image, right], layout=top)
         self.widget = widgets.VBox([controls, pictures, self.canvas.error], layout=top)
 
     def terms(self, layer: int) -> dict[str, np.ndarray]:
@@ -89,23 +92,23 @@ class CellExplorer:
         self.diagram = FigureImage((6.0, 4.3))
         self.drawing = draw_convlstm_cell(self.diagram.figure.add_axes((0.0, 0.0, 1.0, 0.95)), focus="i")
         self._diagram_png: dict[str, bytes] = {}
-        self.canvas = FigureImage((6.6, 4.3))
+        # the numbers: the gate's map (a small figure) and texts the browser renders (cheaper than Agg text)
+        self.canvas = FigureImage((3.0, 2.9))
         fig = self.canvas.figure
-        self.ax_map = fig.add_axes((0.03, 0.05, 0.34, 0.5))
+        self.ax_map = fig.add_axes((0.03, 0.03, 0.72, 0.78))
         self.im = self.ax_map.imshow(np.zeros((gh, gw)), cmap="viridis", vmin=0, vmax=1, interpolation="nearest")
         self.ax_map.set_xticks([])
         self.ax_map.set_yticks([])
         self.map_title = self.ax_map.set_title("", fontsize=8)
         self.marker = Rectangle((0, 0), 1, 1, fill=False, ec="#ff3030", lw=1.5)
         self.ax_map.add_patch(self.marker)
-        bar = fig.add_axes((0.38, 0.05, 0.015, 0.5))
+        bar = fig.add_axes((0.77, 0.03, 0.04, 0.78))
         fig.colorbar(self.im, cax=bar)
         bar.tick_params(labelsize=7)
-        self.eq_text = fig.text(0.02, 0.92, "", fontsize=12)
-        self.shape_text = fig.text(0.02, 0.86, "", fontsize=8.5, color="#444444", va="top", family="DejaVu Sans Mono")
-        self.value_text = fig.text(0.47, 0.62, "", fontsize=9.5, va="top", family="DejaVu Sans Mono")
-        for image in (self.diagram.image, self.canvas.image):
-            image.layout = widgets.Layout(max_width="50%", height="auto", object_fit="contain")
+        self.equation = widgets.HTMLMath()
+        self.shapes = widgets.HTML()
+        self.values = widgets.HTML()
+        self.diagram.image.layout = widgets.Layout(max_width="48%", height="auto", object_fit="contain")
 
     def _show_diagram(self, gate: str) -> None:
         """Put ``gate`` in focus: recolour the drawing once per gate, then reuse its PNG."""
@@ -180,10 +183,11 @@ class CellExplorer:
         self.im.set_clim(*gate_limits(gate, tm[gate][:, k]))
         self.marker.set_xy((x - 0.5, y - 0.5))
         self.map_title.set_text(f"{GATE_LABELS[gate]}\nstep {t}, layer {layer}, channel {k}")
-        self.eq_text.set_text(EQUATIONS[gate])
-        self.eq_text.set_color(colour)
-        self.shape_text.set_text(self._shapes(gate, layer))
-        self.value_text.set_text(f"at pixel (y, x) = ({y}, {x}):\n" + self._values(gate, tm, (t, k, y, x)))
+        self.equation.value = f"<div style='color:{colour};font-size:15px'>{EQUATIONS[gate]}</div>"
+        shapes = html.escape(self._shapes(gate, layer))
+        self.shapes.value = f"<pre style='font-size:11px;color:#444;margin:0'>{shapes}</pre>"
+        numbers = f"at pixel (y, x) = ({y}, {x}):\n" + self._values(gate, tm, (t, k, y, x))
+        self.values.value = f"<pre style='font-size:12.5px;line-height:1.35;margin:0'>{html.escape(numbers)}</pre>"
         self.canvas.render()
 
     def _ipython_display_(self) -> None:

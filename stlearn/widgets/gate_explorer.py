@@ -106,7 +106,8 @@ class GateExplorer:
             layout=widgets.Layout(align_items="flex-start", flex_flow="row wrap"),
         )
         self.widget = widgets.VBox(
-            [controls, self.canvas.image, self.canvas.error], layout=widgets.Layout(align_items="flex-start")
+            [controls, self.headline, self.canvas.image, self.canvas.error],
+            layout=widgets.Layout(align_items="flex-start"),
         )
 
     # -- data ----------------------------------------------------------------------------------
@@ -131,16 +132,16 @@ class GateExplorer:
     # -- drawing -------------------------------------------------------------------------------
 
     def _build_figure(self, tr: SequenceTrace) -> None:
-        self.canvas = FigureImage((10.6, 3.1))
+        self.canvas = FigureImage((10.6, 2.85))
         fig = self.canvas.figure
-        axes = [fig.add_axes((0.01 + 0.228 * k, 0.06, 0.2, 0.72)) for k in range(4)]
+        axes = [fig.add_axes((0.01 + 0.228 * k, 0.03, 0.2, 0.8)) for k in range(4)]
         blank = np.zeros_like(tr.frames[0])
         self.im_read = axes[0].imshow(blank, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
         self.im_pred = axes[1].imshow(blank, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
         self.im_true = axes[2].imshow(blank, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
         gh, gw = tr.records[0]["i"].shape[-2:]
         self.im_gate = axes[3].imshow(np.zeros((gh, gw)), cmap="viridis", vmin=0, vmax=1, interpolation="nearest")
-        bar_ax = fig.add_axes((0.91, 0.06, 0.012, 0.72))
+        bar_ax = fig.add_axes((0.91, 0.03, 0.012, 0.8))
         self.colorbar = fig.colorbar(self.im_gate, cax=bar_ax)
         bar_ax.tick_params(labelsize=7)
         self.titles = [ax.set_title("", fontsize=9) for ax in axes]
@@ -154,7 +155,7 @@ class GateExplorer:
             ax.set_xticks([])
             ax.set_yticks([])
         self.axes = axes
-        self.headline = fig.text(0.01, 0.93, "", fontsize=10)
+        self.headline = widgets.HTML()  # rendered by the browser: cheaper than text drawn into the PNG
 
     def _on_sequence(self) -> None:
         self.trace_of(self.sequence.value)  # the one heavy step: a model pass, then cached
@@ -187,7 +188,7 @@ class GateExplorer:
         for box in self.boxes:
             box.set_xy((x * p - 0.5, y * p - 0.5))
         self.box_gate.set_xy((x - 0.5, y - 0.5))
-        self.headline.set_text(f"sequence {self.sequence.value}, step t = {t} ({stage}), layer {layer}")
+        self.headline.value = f"<b>sequence {self.sequence.value}, step t = {t}</b> ({stage}), layer {layer}"
         rec = tr.records[layer]
         lines = "\n".join(f"{GATE_LABELS[g]:<18}{rec[g][t, k, y, x]:+.3f}" for g in GATE_LABELS)
         self.readout.value = (
