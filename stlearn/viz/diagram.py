@@ -32,7 +32,7 @@ _GREY = "#b8b8b8"
 
 @dataclass
 class CellDrawing:
-    """The artists of one drawing: ``items`` is a list of (artist, tags, kind); ``focus`` the part in focus."""
+    """The artists of one drawing (lesson 3): ``items`` holds (artist, tags, kind); ``focus`` the part in focus."""
 
     ax: Any
     items: list[tuple[Any, frozenset[str], str]] = field(default_factory=list)

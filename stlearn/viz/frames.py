@@ -32,7 +32,7 @@ def as_pixels(frames: Any) -> np.ndarray:
 
 
 def dbz(pixels: Any) -> np.ndarray:
-    """Radar pixels p in [0, 1] → reflectivity in dBZ: dBZ = 70·p − 10 (HKO-7 convention; lessons 1, 8)."""
+    """Radar pixels p in [0, 1] → reflectivity in dBZ: dBZ = 70·p − 10 (HKO-7 convention). Lesson 1 and lesson 8."""
     return as_pixels(pixels) * 70.0 - 10.0
 
 

@@ -23,7 +23,7 @@ __all__ = ["FigureImage"]
 
 
 class FigureImage:
-    """An off-screen figure, the Image widget that shows it, and the error line (lessons 1-3)."""
+    """An off-screen figure, the Image widget that shows it, and the error line (lesson 1 to lesson 3)."""
 
     def __init__(self, figsize: tuple[float, float], dpi: int = 80) -> None:
         self.figure = Figure(figsize=figsize, dpi=dpi)
