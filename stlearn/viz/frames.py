@@ -1,4 +1,7 @@
-"""Frames as pictures: strips of inputs | ground truth | prediction, patch channels, animations.
+"""Frames as pictures: strips of inputs | ground truth | prediction, patch channels.
+
+Animations are :class:`stlearn.widgets.FrameViewer` with ``play=True`` (a play button on the time
+slider, which works offline in JupyterLab).
 
 Taught with lesson 1 ("Spatiotemporal data"); the strips return in lessons 3-9 and the dBZ colour
 map in lesson 8.
@@ -13,7 +16,7 @@ import torch
 
 from ..data.figures import radar_colormap
 
-__all__ = ["animate", "as_pixels", "dbz", "frame_strip", "patch_channels_figure", "radar_colormap"]
+__all__ = ["as_pixels", "dbz", "frame_strip", "patch_channels_figure", "radar_colormap"]
 
 
 def as_pixels(frames: Any) -> np.ndarray:
@@ -154,37 +157,3 @@ def patch_channels_figure(frame: Any, patch_size: int = 4) -> Any:
         fontsize=10,
     )
     return fig
-
-
-def animate(frames: Any, *, radar: bool = False, interval_ms: int = 200, titles: list[str] | None = None) -> str:
-    """A sequence (T, [1,] H, W) as an HTML/JavaScript animation (matplotlib ``to_jshtml``).
-
-    Display it with ``IPython.display.HTML(animate(frames))``; nothing is written to disk.
-    ``titles`` (one per panel) with ``frames`` of shape (N, T, H, W) shows N sequences side by
-    side. Lesson 1 animates moving digits and radar echoes with it.
-    """
-    import matplotlib.pyplot as plt
-    from matplotlib.animation import FuncAnimation
-
-    a = as_pixels(frames)
-    if a.ndim == 3:
-        a = a[None]
-    if a.ndim != 4:
-        raise ValueError(f"animate: 'frames' must be (T, H, W) or (N, T, H, W), got {a.shape}")
-    n, T = a.shape[:2]
-    fig, axes = plt.subplots(1, n, figsize=(2.4 * n, 2.6), squeeze=False)
-    images = [_imshow(axes[0, k], a[k, 0], radar) for k in range(n)]
-    for k in range(n):
-        axes[0, k].set_title(titles[k] if titles else f"sequence {k}", fontsize=9)
-    stamp = fig.suptitle("t = 1", fontsize=9)
-
-    def update(t: int) -> list[Any]:
-        for k, im in enumerate(images):
-            im.set_data(a[k, t] * 70.0 - 10.0 if radar else a[k, t])
-        stamp.set_text(f"t = {t + 1}")
-        return images
-
-    anim = FuncAnimation(fig, update, frames=T, interval=interval_ms, blit=False)
-    html = anim.to_jshtml(default_mode="loop")
-    plt.close(fig)
-    return html

@@ -25,10 +25,12 @@ class FrameViewer:
         description: the slider's label.
         captions: optional list of T strings shown above the panels (what step t means).
         start: initial index.
+        play: add a play button that steps the slider (an animation, drawn in the browser's time).
+        interval_ms: time per frame when playing.
 
     ``viewer.slider.value = t`` from Python does what dragging does. Display with ``viewer.widget``
     (or just ``viewer`` as a cell's last line). Lesson 1 plays sequences and patch channels with it,
-    lesson 2 the receptive field over the input frames.
+    lesson 2 the receptive field over the input frames. With ``play=True`` it is the course's animation.
     """
 
     def __init__(
@@ -40,6 +42,8 @@ class FrameViewer:
         captions: Sequence[str] | None = None,
         start: int = 0,
         panel_inches: float = 2.6,
+        play: bool = False,
+        interval_ms: int = 250,
     ) -> None:
         if not panels:
             raise ValueError("FrameViewer: 'panels' must hold at least one (T, H, W) array")
@@ -91,8 +95,17 @@ class FrameViewer:
         )  # fmt: skip
         self.slider.observe(self.canvas.guard(self._update), names="value")
         self._update()
+        controls: list[widgets.Widget] = [self.slider]
+        self.play = None
+        if play:
+            self.play = widgets.Play(
+                value=start, min=0, max=self.length - 1, interval=interval_ms, repeat=True, description="play"
+            )
+            widgets.jslink((self.play, "value"), (self.slider, "value"))
+            controls.insert(0, self.play)
         self.widget = widgets.VBox(
-            [self.slider, self.canvas.image, self.canvas.error], layout=widgets.Layout(align_items="flex-start")
+            [widgets.HBox(controls), self.canvas.image, self.canvas.error],
+            layout=widgets.Layout(align_items="flex-start"),
         )
 
     def _update(self) -> None:
