@@ -20,3 +20,14 @@ def test_bench_cells_quick(tmp_path):
     paths = {(r["case"], r["mode"], r["path"]) for r in report["rows"]}
     assert ("ST-LSTM tiny", "train", "trace") in paths and len(paths) == 12
     assert "| ConvLSTM tiny | inference |" in (tmp_path / "cells.md").read_text()
+
+
+def test_bench_widgets_quick(tmp_path):
+    subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks/bench_widgets.py"), "--quick", "--out", str(tmp_path)],
+        check=True,
+        capture_output=True,
+    )
+    report = json.loads((tmp_path / "widgets.json").read_text())
+    assert {r["widget"] for r in report["rows"]} == {"GateExplorer", "CellExplorer", "FrameViewer"}
+    assert "| GateExplorer | step |" in (tmp_path / "widgets.md").read_text()

@@ -38,7 +38,12 @@ CHROME_ARGS = [
 ]
 
 # Lessons with widgets, and how long a run-all may take on 2 CPU cores (seconds).
-WIDGET_LESSONS = {"00_course_map.ipynb": 60}
+WIDGET_LESSONS = {
+    "00_course_map.ipynb": 60,
+    "01_spatiotemporal_data.ipynb": 90,
+    "02_lstm_to_convlstm.ipynb": 90,
+    "03_convlstm_gates.ipynb": 120,
+}
 
 # Console messages JupyterLab itself prints on a closed network; anything else is a failure.
 BENIGN_CONSOLE = ("Failed to load resource", "favicon", "ERR_INTERNET_DISCONNECTED", "net::ERR")
@@ -189,7 +194,7 @@ def test_lesson_widgets_render_and_respond(lab, browser, notebook):
         if len(options) < 2:
             continue
         before = _area_png(area)
-        current = select.input_value()
+        current = select.evaluate("s => s.options[s.selectedIndex].text")  # a label, as in `options`
         choice = next(o for o in options if o != current)
         select.select_option(label=choice)
         for _ in range(40):

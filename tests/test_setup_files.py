@@ -170,7 +170,21 @@ def test_cli_runs():
     assert out.stdout.startswith("stlearn ")
 
 
-@pytest.mark.parametrize("module", ["stlearn.gates", "stlearn.cells"])
+@pytest.mark.parametrize(
+    "module",
+    [
+        "stlearn.gates",
+        "stlearn.cells",
+        "stlearn.probe",
+        "stlearn.viz.frames",
+        "stlearn.viz.heatmaps",
+        "stlearn.viz.diagram",
+        "stlearn.widgets.frame_viewer",
+        "stlearn.widgets.gate_explorer",
+        "stlearn.widgets.cell_explorer",
+        "stlearn.widgets._canvas",
+    ],
+)
 def test_public_functions_name_their_lesson(module):
     """Every public helper says which lesson teaches it (the D2L rule)."""
     import importlib

@@ -52,7 +52,8 @@ def patch_frames(frames: Tensor, patch_size: int, channels_last: bool = False) -
     Returns:
         (B, T, p·p·C, H/p, W/p), or (B, T, H/p, W/p, p·p·C) with ``channels_last=True``.
 
-    Taught in lesson 6 (the patched frame enters PredRNN's bottom layer).
+    Taught in lesson 1 (section "Patching": why models use it) and lesson 6 (the patched frame enters
+    PredRNN's bottom layer).
     """
     where = "patch_frames"
     layout = "(B, T, H, W, C)" if channels_last else "(B, T, C, H, W)"

@@ -1,0 +1,126 @@
+"""Time the lesson widgets' updates: set a control from Python, measure until the PNG is ready.
+
+Usage:  python benchmarks/bench_widgets.py [--quick] [--repeats N] [--out benchmarks/results]
+
+Writes ``widgets.json`` and ``widgets.md`` under ``--out``. Uses the pretrained moving-digits
+ConvLSTM when it is shipped (else a random model of the same size) on the stored test sequences
+(else random frames). Reports wall-clock and CPU time (``time.process_time``) per update: on a
+shared machine the CPU time is the fairer number. The target is ≤ 100 ms per update. ``--quick``
+runs a tiny model and two repeats (what tests/test_benchmarks.py checks runs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import time
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np
+import torch
+
+from stlearn.models import ConvLSTM
+from stlearn.widgets import CellExplorer, FrameViewer, GateExplorer
+
+
+def _model_and_frames(quick: bool):
+    if quick:
+        torch.manual_seed(0)
+        return ConvLSTM(frame_size=(16, 16), hidden_channels=[4, 4]).eval(), torch.rand(4, 8, 1, 16, 16), "tiny random"
+    try:
+        from stlearn.data.datasets import load_moving_digits_test
+        from stlearn.pretrained import load_pretrained
+
+        return load_pretrained("moving_digits", "convlstm"), load_moving_digits_test(), "pretrained, moving digits"
+    except (FileNotFoundError, OSError) as exc:  # not shipped yet
+        print(f"pretrained model or data missing ({exc}); timing a random model of the same size")
+        torch.manual_seed(0)
+        return ConvLSTM(hidden_channels=[32, 32]).eval(), torch.rand(4, 20, 1, 64, 64), "random, 2×32 hidden"
+
+
+def _time(control, values, repeats: int) -> tuple[list[float], list[float]]:
+    wall, cpu = [], []
+    for r in range(repeats):
+        for v in values:
+            if control.value == v:
+                continue
+            t0, c0 = time.perf_counter(), time.process_time()
+            control.value = v
+            wall.append(time.perf_counter() - t0)
+            cpu.append(time.process_time() - c0)
+        del r
+    return wall, cpu
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results")
+    args = ap.parse_args(argv)
+    repeats = 2 if args.quick else args.repeats
+    model, frames, what = _model_and_frames(args.quick)
+    input_len = 4 if args.quick else 10
+    gx = GateExplorer(model, frames, sequences=(0, 1), input_len=input_len)
+    cx = CellExplorer(model, frames[0], input_len=input_len)
+    viewer = FrameViewer({"a": np.random.default_rng(0).random((20, 64, 64)), "b": np.zeros((20, 64, 64))})
+    steps = gx.step.max
+    cases = [
+        ("GateExplorer", "step", gx.step, [3, 4, steps]),
+        ("GateExplorer", "gate", gx.gate, ["i", "f", "c", "o"]),
+        ("GateExplorer", "layer", gx.layer, [1, 0]),
+        ("GateExplorer", "channel", gx.channel, [1, 2, 3]),
+        ("GateExplorer", "probe x", gx.probe_x, [1, 2, 3]),
+        ("GateExplorer", "sequence (cached)", gx.sequence, [1, 0]),
+        ("CellExplorer", "step", cx.step, [3, 4, steps]),
+        ("CellExplorer", "gate", cx.gate, ["i", "f", "c", "o", "h"]),
+        ("CellExplorer", "layer (cached)", cx.layer, [1, 0]),
+        ("CellExplorer", "pixel x", cx.probe_x, [1, 2, 3]),
+        ("FrameViewer", "frame", viewer.slider, [1, 2, 3, 4]),
+    ]
+    _time(cx.layer, [1, 0], 1)  # first visit of layer 1 computes its terms once
+    rows = []
+    for widget, control, ctl, values in cases:
+        wall, cpu = _time(ctl, values, repeats)
+        rows.append({
+            "widget": widget, "control": control, "n": len(wall),
+            "wall_median_ms": 1e3 * statistics.median(wall), "wall_max_ms": 1e3 * max(wall),
+            "cpu_median_ms": 1e3 * statistics.median(cpu), "cpu_max_ms": 1e3 * max(cpu),
+        })  # fmt: skip
+    # the one heavy update: a sequence not seen before (a traced model pass)
+    t0 = time.perf_counter()
+    gx.trace_of(3)
+    first_pass_ms = 1e3 * (time.perf_counter() - t0)
+    report = {
+        "model": what,
+        "machine": f"{platform.processor() or platform.machine()}, torch threads {torch.get_num_threads()}",
+        "first_sequence_pass_ms": first_pass_ms,
+        "rows": rows,
+    }
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "widgets.json").write_text(json.dumps(report, indent=2))
+    lines = [
+        f"# Widget update latency ({what}; {report['machine']})",
+        "",
+        "| widget | control | n | wall median ms | wall max ms | CPU median ms | CPU max ms |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['widget']} | {r['control']} | {r['n']} | {r['wall_median_ms']:.0f} | {r['wall_max_ms']:.0f} | "
+            f"{r['cpu_median_ms']:.0f} | {r['cpu_max_ms']:.0f} |"
+        )
+    lines += ["", f"A sequence seen for the first time (one traced model pass): {first_pass_ms:.0f} ms wall."]
+    (args.out / "widgets.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,24 @@
+"""Static figures of the course (matplotlib only); every function returns its Figure or artists.
+
+* :mod:`~stlearn.viz.frames` — frame strips, patch channels, the dBZ colour map (lessons 1, 3, 8);
+* :mod:`~stlearn.viz.heatmaps` — gate heatmap grids with colour bars and shapes in the titles (lessons 2, 3);
+* :mod:`~stlearn.viz.diagram` — the ConvLSTM cell drawn once, one gate in focus at a time (lesson 3).
+"""
+
+from .diagram import CELL_PARTS, draw_convlstm_cell, focus_cell
+from .frames import as_pixels, dbz, frame_strip, patch_channels_figure, radar_colormap
+from .heatmaps import GATE_STYLE, gate_grid, gate_limits
+
+__all__ = [
+    "CELL_PARTS",
+    "GATE_STYLE",
+    "as_pixels",
+    "dbz",
+    "draw_convlstm_cell",
+    "focus_cell",
+    "frame_strip",
+    "gate_grid",
+    "gate_limits",
+    "patch_channels_figure",
+    "radar_colormap",
+]

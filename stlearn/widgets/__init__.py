@@ -1,0 +1,17 @@
+"""Interactive views of the lessons, built on ipywidgets + matplotlib (rendered to PNG).
+
+* :class:`FrameViewer` — frames (or any maps) side by side under one time slider (lessons 1, 2);
+* :class:`GateExplorer` — a pretrained ConvLSTM's gates on real sequences: sequence, step, layer,
+  gate, channel and a pixel probe, beside input, prediction and ground truth (lesson 3);
+* :class:`CellExplorer` — the live cell diagram: one gate in focus with its equation, shapes and
+  the values at one pixel and step flowing through it (lesson 3).
+
+Every view draws its figure once and afterwards only updates image data and texts; the model runs
+once per sequence (cached). Errors in a callback appear in the view's red error line.
+"""
+
+from .cell_explorer import CellExplorer
+from .frame_viewer import FrameViewer
+from .gate_explorer import GateExplorer
+
+__all__ = ["CellExplorer", "FrameViewer", "GateExplorer"]
