@@ -91,13 +91,17 @@ def results_markdown() -> str:
             f"{n}: {r['training']['iterations_done']} it, {r['training']['seconds'] / 60:.0f} min"
             for n, r in results.items()
         )
+        stats = data_dir() / f"{dataset}_stats.json"
+        if stats.exists():  # the no-skill reference: the last input frame, repeated
+            persistence = json.loads(stats.read_text())["persistence"]["bootstrap_95"]
+            results["persistence (baseline)"] = {**first, "intervals": persistence}
         out += [
             "",
             f"## {dataset.replace('_', ' ').capitalize()} — {first['num_sequences']} test sequences",
             "",
             table(results, dataset),
             "",
-            f"Training (CPU, one thread each): {trained}.",
+            f"Training (CPU, one thread each; wall time on a shared 2-core machine): {trained}.",
             "",
             PUBLISHED[dataset],
         ]

@@ -31,3 +31,13 @@ def test_bench_widgets_quick(tmp_path):
     report = json.loads((tmp_path / "widgets.json").read_text())
     assert {r["widget"] for r in report["rows"]} == {"GateExplorer", "CellExplorer", "FrameViewer"}
     assert "| GateExplorer | step |" in (tmp_path / "widgets.md").read_text()
+
+
+def test_bench_data_quick(tmp_path):
+    subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks/bench_data.py"), "--quick", "--out", str(tmp_path)],
+        check=True,
+        capture_output=True,
+    )
+    report = json.loads((tmp_path / "data.json").read_text())
+    assert set(report["ms_per_sequence"]) == {"moving digits (64×64, 20 frames)", "radar echoes (64×64, 20 frames)"}

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 
@@ -127,15 +125,6 @@ def test_power_spectrum_of_white_noise_is_flat():
 def test_realism_stats_reject_float_input():
     with pytest.raises(ValueError, match="must be uint8"):
         radar_realism_stats(np.zeros((1, 2, 8, 8)))
-
-
-def test_generation_is_fast():
-    radar_sequence(np.random.default_rng(0))  # warm up caches
-    t0 = time.perf_counter()
-    generate_radar(10, "val", start=100)
-    per_sequence = (time.perf_counter() - t0) / 10
-    # ~30 ms on one core; generous bound for a busy shared machine
-    assert per_sequence < 0.15
 
 
 @pytest.mark.slow
