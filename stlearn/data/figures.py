@@ -38,9 +38,7 @@ def radar_colormap() -> tuple[Any, Any]:
     """
     from matplotlib.colors import BoundaryNorm, ListedColormap
 
-    cmap = ListedColormap(list(_DBZ_COLOURS))
-    cmap.set_under("white")
-    cmap.set_over(_DBZ_COLOURS[-1])
+    cmap = ListedColormap(list(_DBZ_COLOURS)).with_extremes(under="white", over=_DBZ_COLOURS[-1])
     norm = BoundaryNorm([*_DBZ_LEVELS, 70], cmap.N)
     return cmap, norm
 
