@@ -8,6 +8,7 @@ The checks only compare shapes, dtypes and devices: they cost microseconds.
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 Tensor = torch.Tensor
@@ -99,10 +100,16 @@ def check_conv_weight(where: str, name: str, w: object, in_channels: int, out_ch
     return w
 
 
+def check_int(where: str, name: str, value: object, minimum: int = 1) -> int:
+    """``value`` must be an integer (Python or NumPy, not a bool) of at least ``minimum``."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        kind = "a positive integer" if minimum == 1 else f"an integer ≥ {minimum}"
+        raise ValueError(f"{where}: '{name}' must be {kind}, got {value!r}")
+    return int(value)
+
+
 def check_positive_int(where: str, name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{where}: '{name}' must be a positive integer, got {value!r}")
-    return value
+    return check_int(where, name, value, 1)
 
 
 def check_kernel_size(where: str, value: object) -> int:

@@ -22,6 +22,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from .._checks import check_int
 from .mnist import DIGIT_SIZE, load_mnist_digits
 
 __all__ = [
@@ -36,13 +37,6 @@ __all__ = [
 #: test from the held-out test digits (see :func:`stlearn.data.load_mnist_digits`).
 MOVING_DIGITS_SEEDS = {"train": 20_240_101, "val": 20_240_102, "test": 20_240_103}
 _DIGIT_POOL = {"train": "train", "val": "train", "test": "test"}
-
-
-def _check_int(where: str, name: str, value: object, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        kind = "a positive integer" if minimum == 1 else f"an integer ≥ {minimum}"
-        raise ValueError(f"{where}: '{name}' must be {kind}, got {value!r}")
-    return int(value)
 
 
 @dataclass(frozen=True)
@@ -69,11 +63,11 @@ class MovingDigitsConfig:
 
     def __post_init__(self) -> None:
         where = "MovingDigitsConfig"
-        _check_int(where, "num_digits", self.num_digits, 1)
-        _check_int(where, "canvas_size", self.canvas_size, 2)
-        _check_int(where, "digit_size", self.digit_size, 1)
-        _check_int(where, "input_frames", self.input_frames, 1)
-        _check_int(where, "output_frames", self.output_frames, 0)
+        check_int(where, "num_digits", self.num_digits, 1)
+        check_int(where, "canvas_size", self.canvas_size, 2)
+        check_int(where, "digit_size", self.digit_size, 1)
+        check_int(where, "input_frames", self.input_frames, 1)
+        check_int(where, "output_frames", self.output_frames, 0)
         if self.canvas_size % 2:
             raise ValueError(
                 f"{where}: 'canvas_size' must be even (the models halve frames and cut them into 2×2 or 4×4 patches), "
@@ -106,7 +100,7 @@ def resize_digits(images: np.ndarray, size: int) -> np.ndarray:
     Each output pixel averages the input area it covers (exact for 28 → 14 or 7), so strokes keep
     their brightness.  Lesson 1 uses small digits on small canvases for CPU-friendly demos.
     """
-    size = _check_int("resize_digits", "size", size, 1)
+    size = check_int("resize_digits", "size", size, 1)
     src = images.shape[-1]
     if size == src:
         return images
@@ -194,11 +188,11 @@ def generate_moving_digits(
     Lesson 1 ("Spatiotemporal data") and :class:`stlearn.data.MovingDigits` use it.
     """
     where = "generate_moving_digits"
-    num_sequences = _check_int(where, "num_sequences", num_sequences, 0)
-    start = _check_int(where, "start", start, 0)
+    num_sequences = check_int(where, "num_sequences", num_sequences, 0)
+    start = check_int(where, "start", start, 0)
     if split not in MOVING_DIGITS_SEEDS:
         raise ValueError(f"{where}: 'split' must be one of {tuple(MOVING_DIGITS_SEEDS)}, got {split!r}")
-    seed = MOVING_DIGITS_SEEDS[split] if seed is None else _check_int(where, "seed", seed, 0)
+    seed = MOVING_DIGITS_SEEDS[split] if seed is None else check_int(where, "seed", seed, 0)
     config = config or MovingDigitsConfig()
     digits = _digit_pool(_DIGIT_POOL[split], config.digit_size)
     out = np.empty((num_sequences, config.num_frames, config.canvas_size, config.canvas_size), dtype=np.uint8)

@@ -55,6 +55,7 @@ from functools import lru_cache
 import numpy as np
 import scipy.fft
 
+from .._checks import check_int
 from ..reflectivity import dbz_to_pixel
 
 __all__ = ["RADAR_SEEDS", "RadarConfig", "generate_radar", "radar_sequence"]
@@ -63,13 +64,6 @@ __all__ = ["RADAR_SEEDS", "RadarConfig", "generate_radar", "radar_sequence"]
 RADAR_SEEDS = {"train": 80_080_001, "val": 80_080_002, "test": 80_080_003}
 
 _LN10_OVER_10 = math.log(10.0) / 10.0
-
-
-def _check_int(where: str, name: str, value: object, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        kind = "a positive integer" if minimum == 1 else f"an integer ≥ {minimum}"
-        raise ValueError(f"{where}: '{name}' must be {kind}, got {value!r}")
-    return int(value)
 
 
 @dataclass(frozen=True)
@@ -123,9 +117,9 @@ class RadarConfig:
 
     def __post_init__(self) -> None:
         where = "RadarConfig"
-        _check_int(where, "size", self.size, 2)
-        _check_int(where, "input_frames", self.input_frames, 1)
-        _check_int(where, "output_frames", self.output_frames, 0)
+        check_int(where, "size", self.size, 2)
+        check_int(where, "input_frames", self.input_frames, 1)
+        check_int(where, "output_frames", self.output_frames, 0)
         if self.size % 2:
             raise ValueError(
                 f"{where}: 'size' must be even (the models halve frames and cut them into patches), got {self.size}"
@@ -384,9 +378,10 @@ def _draw_cells(rng: np.random.Generator, config: RadarConfig, wind: _Wind, maps
     first = np.ones(count, dtype=bool)
     first[1:] = owner[1:] != owner[:-1]
     sigma = storm_sigma[owner] * np.where(first, 1.0, rng.uniform(0.45, 0.9, size=count))
-    anchor_px = anchor_px[owner] + np.where(first[:, None], 0.0, rng.normal(0.0, 1.2, size=(count, 2))) * storm_sigma[
-        owner, None
-    ]
+    anchor_px = (
+        anchor_px[owner]
+        + np.where(first[:, None], 0.0, rng.normal(0.0, 1.2, size=(count, 2))) * storm_sigma[owner, None]
+    )
     peak_dbz = storm_dbz[owner] - np.where(first, 0.0, rng.uniform(0.0, 6.0, size=count))
     peak_time = storm_time[owner] + np.where(first, 0.0, rng.uniform(-4.0, 4.0, size=count))
     growth = rng.uniform(*config.cell_growth_min, size=count) / per_frame
@@ -531,11 +526,11 @@ def generate_radar(
     Lesson 8 ("Precipitation nowcasting and Table 8") and :class:`stlearn.data.RadarEchoes` use it.
     """
     where = "generate_radar"
-    num_sequences = _check_int(where, "num_sequences", num_sequences, 0)
-    start = _check_int(where, "start", start, 0)
+    num_sequences = check_int(where, "num_sequences", num_sequences, 0)
+    start = check_int(where, "start", start, 0)
     if split not in RADAR_SEEDS:
         raise ValueError(f"{where}: 'split' must be one of {tuple(RADAR_SEEDS)}, got {split!r}")
-    seed = RADAR_SEEDS[split] if seed is None else _check_int(where, "seed", seed, 0)
+    seed = RADAR_SEEDS[split] if seed is None else check_int(where, "seed", seed, 0)
     config = config or RadarConfig()
     out = np.empty((num_sequences, config.num_frames, config.size, config.size), dtype=np.uint8)
     for i in range(num_sequences):
