@@ -19,6 +19,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from .data.datasets import to_tensor
+
 Generator = Callable[..., np.ndarray]
 
 # data set name -> (module, generator function, configuration class), imported on first use
@@ -26,11 +28,6 @@ DATASETS: dict[str, tuple[str, str, str]] = {
     "moving_digits": ("stlearn.data.moving_digits", "generate_moving_digits", "MovingDigitsConfig"),
     "radar": ("stlearn.data.radar", "generate_radar", "RadarConfig"),
 }
-
-
-def _to_frames(seqs: np.ndarray) -> torch.Tensor:
-    """uint8 (N, T, H, W) → float32 (N, T, 1, H, W) in [0, 1]."""
-    return torch.from_numpy(seqs).unsqueeze(2).float().div_(255.0)
 
 
 @dataclass
@@ -91,12 +88,12 @@ class BatchSource:
         self._load_or_make_pool()
         rng = np.random.default_rng([seed, k])
         idx = rng.choice(self.pool_size, size=batch_size, replace=False)
-        return _to_frames(np.stack([self.sequences(int(i), 1)[0] for i in idx]))
+        return to_tensor(np.stack([self.sequences(int(i), 1)[0] for i in idx]))
 
     def fixed_batches(self, count: int, batch_size: int) -> Iterator[torch.Tensor]:
         """The first ``count`` sequences of the split, in batches: the same every time."""
         for s in range(0, count, batch_size):
-            yield _to_frames(self.sequences(s, min(batch_size, count - s)))
+            yield to_tensor(self.sequences(s, min(batch_size, count - s)))
 
 
 def make_batch_source(dataset: str, split: str, data_config: dict[str, Any], total_len: int) -> BatchSource:

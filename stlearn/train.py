@@ -29,6 +29,7 @@ import torch
 from . import __version__, schedules
 from .batches import BatchSource, make_batch_source
 from .checkpoints import Checkpoint, load_checkpoint, load_state_dict_checked, save_checkpoint
+from .metrics import MetricAccumulator
 from .models import build_model
 
 SAMPLING = ("teacher", "scheduled", "reverse", "none")
@@ -135,17 +136,14 @@ def validate(
     """MSE per frame (sum over a frame's pixels) and per pixel of the forecast on the validation subset."""
     was_training = model.training
     model.eval()
-    total_sq, frames_n, pixels_per_frame = 0.0, 0, 0
+    acc = MetricAccumulator(thresholds=None, ssim=False, psnr=False)
     for batch in source.fixed_batches(config.val_sequences, config.batch_size):
         batch = batch.to(device)
         inputs, target = batch[:, : config.input_len], batch[:, config.input_len :]
-        pred = model.predict(inputs, config.pred_len).clamp(0, 1)
-        total_sq += float(((pred - target) ** 2).sum())
-        frames_n += target.shape[0] * target.shape[1]
-        pixels_per_frame = target[0, 0].numel()
+        acc.update(model.predict(inputs, config.pred_len).clamp(0, 1), target)
     model.train(was_training)
-    mse_frame = total_sq / frames_n
-    return {"val_mse_per_frame": mse_frame, "val_mse_per_pixel": mse_frame / pixels_per_frame}
+    means = acc.compute().summary()
+    return {"val_mse_per_frame": means["mse_frame"], "val_mse_per_pixel": means["mse_pixel"]}
 
 
 def _progress(total: int, initial: int, enabled: bool):
