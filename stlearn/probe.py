@@ -7,6 +7,14 @@ r"""Run a ConvLSTM once on a sequence and keep everything the lessons display (l
   e.g. :math:`W_{xi} * X_t`, :math:`W_{hi} * H_{t-1}`, :math:`W_{ci} \odot C_{t-1}`, :math:`b_i`,
   and the gates recomputed from them with :mod:`stlearn.gates` — the numbers of the live cell diagram.
 * :func:`layer_terms` — those terms for every step of one layer of a traced sequence.
+
+PredRNN-V2's memory increments (lesson 7):
+
+* :func:`memory_increments` — :math:`\Delta C^l_t` and :math:`\Delta M^l_t` of every step and layer
+  of a batch of sequences, raw or mapped through the model's shared 1×1 adapter;
+* :func:`channel_cosines` — their cosine similarity per (sample, step, layer, channel) over the
+  pixels: the quantity whose absolute value the decoupling loss averages;
+* :func:`cosine_contributions` — the same cosine split into per-pixel maps that sum to it.
 """
 
 from __future__ import annotations
@@ -23,7 +31,16 @@ from .models.patching import patch_frames
 
 Tensor = torch.Tensor
 
-__all__ = ["SequenceTrace", "convlstm_terms", "layer_terms", "trace_sequence"]
+__all__ = [
+    "MemoryIncrements",
+    "SequenceTrace",
+    "channel_cosines",
+    "convlstm_terms",
+    "cosine_contributions",
+    "layer_terms",
+    "memory_increments",
+    "trace_sequence",
+]
 
 
 @dataclass(frozen=True)
@@ -150,3 +167,138 @@ def layer_terms(model: torch.nn.Module, trace: SequenceTrace, layer: int) -> dic
     h_prev = torch.cat([torch.zeros_like(rec["h"][:1]), rec["h"][:-1]])
     c_prev = torch.cat([torch.zeros_like(rec["c"][:1]), rec["c"][:-1]])
     return {k: v.detach().numpy() for k, v in convlstm_terms(cell, x, h_prev, c_prev).items()}
+
+
+# --------------------------------------------------------------------------- PredRNN-V2 (lesson 7)
+
+
+@dataclass(frozen=True)
+class MemoryIncrements:
+    r"""The memory increments of every (step, layer) of a batch of sequences, float32 NumPy.
+
+    Attributes:
+        delta_c: :math:`\Delta C^l_t = i_t \odot g_t`, (N, steps, layers, C, h, w) in patch space.
+        delta_m: :math:`\Delta M^l_t = i'_t \odot g'_t`, same shape.
+        adapted: whether both went through the shared 1×1 adapter (what V2's loss compares).
+        input_len: number of input frames; steps ``input_len`` … read the model's own predictions.
+
+    Lesson 7 (PredRNN-V2) compares them between models.
+    """
+
+    delta_c: np.ndarray
+    delta_m: np.ndarray
+    adapted: bool
+    input_len: int
+
+
+def memory_increments(
+    model: torch.nn.Module, frames: Any, input_len: int = 10, adapter: Any = True
+) -> MemoryIncrements:
+    r"""Run a PredRNN or PredRNN-V2 (eval mode, no gradients, test-time inputs) and keep ΔC and ΔM.
+
+    Args:
+        model: a :class:`~stlearn.models.PredRNN` or :class:`~stlearn.models.PredRNNV2` (any model
+            whose trace records have ``delta_c`` and ``delta_m``).
+        frames: one sequence (T, [1,] H, W) or a batch (N, T, [1,] H, W), uint8 or float in [0, 1]
+            (T ≥ 2, so a (T, 1, H, W) array is one sequence).
+        input_len: input frames; after them the model reads its own predictions.
+        adapter: ``True`` — map both increments through ``model.adapter`` (V2 only), as the
+            decoupling loss does; ``False`` — keep the raw increments; or any callable
+            (B, C, h, w) → (B, C, h, w), e.g. another model's adapter.
+
+    Returns:
+        A :class:`MemoryIncrements`. Taught in lesson 7 (PredRNN-V2: ΔC and ΔM before and after).
+    """
+    where = "memory_increments"
+    x = frames if isinstance(frames, Tensor) else torch.as_tensor(np.asarray(frames))
+    if x.dtype == torch.uint8:
+        x = x.to(torch.float32) / 255.0
+    if x.ndim == 3 or (x.ndim == 4 and x.shape[1] == 1):  # one sequence (T, H, W) or (T, 1, H, W)
+        x = _sequence_tensor(where, x)[None]
+    elif x.ndim == 4:  # a batch (N, T, H, W), as SequenceDataset.frames holds it
+        x = x[:, :, None]
+    if x.ndim != 5:
+        raise ValueError(
+            f"{where}: 'frames' must be (T, H, W), (T, 1, H, W), (N, T, H, W) or (N, T, 1, H, W), got {tuple(x.shape)}"
+        )
+    x = x.to(torch.float32)
+    if adapter is True:
+        adapter = getattr(model, "adapter", None)
+        if adapter is None:
+            raise ValueError(
+                f"{where}: {type(model).__name__} has no 'adapter' (only PredRNN-V2 has one); "
+                "pass adapter=False for the raw increments, or another model's adapter"
+            )
+    elif adapter is not False and not callable(adapter):
+        raise TypeError(f"{where}: 'adapter' must be True, False or a callable, got {type(adapter).__name__}")
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            out = model(x, trace=True, input_len=input_len)
+            tr = out.trace
+            first = tr[tr.steps[0], tr.layers[0]]
+            if not hasattr(first, "delta_c") or not hasattr(first, "delta_m"):
+                raise TypeError(
+                    f"{where}: {type(model).__name__}'s records have no ΔC/ΔM (PredRNN or PredRNN-V2 needed)"
+                )
+            # (steps, layers, N, C, h, w)
+            dc = torch.stack([tr.stack("delta_c", layer) for layer in tr.layers], dim=1)
+            dm = torch.stack([tr.stack("delta_m", layer) for layer in tr.layers], dim=1)
+            if adapter is not False:
+                # W_adapter * ΔC and W_adapter * ΔM, one shared 1×1 convolution for every step and layer
+                dc = adapter(dc.flatten(0, 2)).reshape(dc.shape)
+                dm = adapter(dm.flatten(0, 2)).reshape(dm.shape)
+    finally:
+        model.train(was_training)
+    to_np = lambda t: t.permute(2, 0, 1, 3, 4, 5).contiguous().numpy().astype(np.float32)  # noqa: E731
+    return MemoryIncrements(to_np(dc), to_np(dm), adapter is not False, input_len)
+
+
+def _unit(where: str, delta_c: Any, delta_m: Any) -> tuple[Tensor, Tensor]:
+    a = torch.as_tensor(np.asarray(delta_c) if not isinstance(delta_c, Tensor) else delta_c)
+    b = torch.as_tensor(np.asarray(delta_m) if not isinstance(delta_m, Tensor) else delta_m)
+    if a.shape != b.shape or a.ndim < 3:
+        raise ValueError(
+            f"{where}: 'delta_c' and 'delta_m' must have the same shape (..., C, H, W), "
+            f"got {tuple(a.shape)} and {tuple(b.shape)}"
+        )
+    if not (a.is_floating_point() and b.is_floating_point()):
+        raise TypeError(f"{where}: 'delta_c' and 'delta_m' must be floating point, got {a.dtype} and {b.dtype}")
+    # normalize each (…, channel) map to unit length over its H·W pixels, as the loss does
+    a = torch.nn.functional.normalize(a.flatten(-2), dim=-1).reshape(a.shape)
+    b = torch.nn.functional.normalize(b.flatten(-2), dim=-1).reshape(b.shape)
+    return a, b
+
+
+def channel_cosines(delta_c: Any, delta_m: Any) -> np.ndarray:
+    r"""Cosine similarity of ΔC and ΔM per channel, over the pixels: (..., C, H, W) → (..., C).
+
+    .. math:: \cos^l_{t,c} = \frac{\sum_p \Delta C_{c}(p)\, \Delta M_{c}(p)}
+              {\lVert \Delta C_{c} \rVert\, \lVert \Delta M_{c} \rVert}
+
+    Signed, in [−1, 1]; an all-zero map gives 0. PredRNN-V2's decoupling term of one (step,
+    layer) is the mean of its absolute value over samples and channels
+    (:func:`stlearn.models.predrnn_v2.decoupling_term`), computed on the *adapted* increments.
+
+    Taught in lesson 7 (PredRNN-V2: how alike are the two memories' increments).
+    """
+    a, b = _unit("channel_cosines", delta_c, delta_m)
+    return (a * b).flatten(-2).sum(-1).numpy()
+
+
+def cosine_contributions(delta_c: Any, delta_m: Any) -> np.ndarray:
+    r"""Per-pixel maps of the cosine: (..., C, H, W) → (..., C, H, W) whose pixel sums are :func:`channel_cosines`.
+
+    .. math::
+        \kappa_c(p) = \frac{\Delta C_c(p)}{\lVert \Delta C_c \rVert}
+                      \cdot \frac{\Delta M_c(p)}{\lVert \Delta M_c \rVert},
+        \qquad \sum_p \kappa_c(p) = \cos_c
+
+    Positive where the two memories write the same sign, negative where opposite; a near-zero
+    cosine can be two maps that never overlap or overlaps that cancel.
+
+    Taught in lesson 7 (PredRNN-V2: where in the frame ΔC and ΔM agree).
+    """
+    a, b = _unit("cosine_contributions", delta_c, delta_m)
+    return (a * b).numpy()

@@ -179,6 +179,7 @@ def test_cli_runs():
         "stlearn.viz.frames",
         "stlearn.viz.heatmaps",
         "stlearn.viz.diagram",
+        "stlearn.viz.decoupling",
         "stlearn.widgets.frame_viewer",
         "stlearn.widgets.gate_explorer",
         "stlearn.widgets.cell_explorer",

@@ -2,9 +2,11 @@
 
 * :mod:`~stlearn.viz.frames` — frame strips, patch channels, the dBZ colour map (lessons 1, 3, 8);
 * :mod:`~stlearn.viz.heatmaps` — gate heatmap grids with colour bars and shapes in the titles (lessons 2, 3);
-* :mod:`~stlearn.viz.diagram` — the ConvLSTM cell drawn once, one gate in focus at a time (lesson 3).
+* :mod:`~stlearn.viz.diagram` — the ConvLSTM cell drawn once, one gate in focus at a time (lesson 3);
+* :mod:`~stlearn.viz.decoupling` — |cos(ΔC, ΔM)| histograms and sampling masks (lesson 7).
 """
 
+from .decoupling import cosine_histograms, sampling_mask_grid
 from .diagram import CELL_PARTS, draw_convlstm_cell, focus_cell
 from .frames import as_pixels, dbz, frame_strip, patch_channels_figure, radar_colormap
 from .heatmaps import GATE_STYLE, gate_grid, gate_limits
@@ -13,6 +15,7 @@ __all__ = [
     "CELL_PARTS",
     "GATE_STYLE",
     "as_pixels",
+    "cosine_histograms",
     "dbz",
     "draw_convlstm_cell",
     "focus_cell",
@@ -21,4 +24,5 @@ __all__ = [
     "gate_limits",
     "patch_channels_figure",
     "radar_colormap",
+    "sampling_mask_grid",
 ]
