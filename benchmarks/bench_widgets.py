@@ -25,8 +25,9 @@ matplotlib.use("Agg")
 import numpy as np
 import torch
 
-from stlearn.models import ConvLSTM
-from stlearn.widgets import CellExplorer, FrameViewer, GateExplorer
+from stlearn.models import ConvLSTM, PredRNN, PredRNNV2
+from stlearn.probe import memory_increments
+from stlearn.widgets import CellExplorer, FrameViewer, GateExplorer, IncrementExplorer
 
 
 def _model_and_frames(quick: bool):
@@ -42,6 +43,28 @@ def _model_and_frames(quick: bool):
         print(f"pretrained model or data missing ({exc}); timing a random model of the same size")
         torch.manual_seed(0)
         return ConvLSTM(hidden_channels=[32, 32]).eval(), torch.rand(4, 20, 1, 64, 64), "random, 2×32 hidden"
+
+
+def _increments(quick: bool, frames) -> dict:
+    """Lesson 7's IncrementExplorer input: PredRNN's raw and PredRNN-V2's adapted ΔC/ΔM of 4 sequences."""
+    if quick:
+        torch.manual_seed(0)
+        kw = dict(frame_size=(16, 16), hidden_channels=[4, 4])
+        v1, v2, n_in = PredRNN(**kw).eval(), PredRNNV2(**kw).eval(), 4
+    else:
+        try:
+            from stlearn.pretrained import load_pretrained
+
+            v1, v2 = load_pretrained("moving_digits", "predrnn"), load_pretrained("moving_digits", "predrnn_v2")
+        except (FileNotFoundError, OSError):  # not shipped: random models of the same size
+            torch.manual_seed(0)
+            v1, v2 = PredRNN().eval(), PredRNNV2().eval()
+        n_in = 10
+    seqs = frames.frames[:4] if hasattr(frames, "frames") else frames[:4]
+    return {
+        "PredRNN, raw": memory_increments(v1, seqs, input_len=n_in, adapter=False),
+        "V2, adapted": memory_increments(v2, seqs, input_len=n_in),
+    }
 
 
 def _time(control, values, repeats: int) -> tuple[list[float], list[float]]:
@@ -69,6 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     input_len = 4 if args.quick else 10
     gx = GateExplorer(model, frames, sequences=(0, 1), input_len=input_len)
     cx = CellExplorer(model, frames[0], input_len=input_len)
+    ix = IncrementExplorer(_increments(args.quick, frames))
     viewer = FrameViewer({"a": np.random.default_rng(0).random((20, 64, 64)), "b": np.zeros((20, 64, 64))})
     steps = gx.step.max
     cases = [
@@ -83,6 +107,9 @@ def main(argv: list[str] | None = None) -> int:
         ("CellExplorer", "layer (cached)", cx.layer, [1, 0]),
         ("CellExplorer", "pixel x", cx.probe_x, [1, 2, 3]),
         ("FrameViewer", "frame", viewer.slider, [1, 2, 3, 4]),
+        ("IncrementExplorer", "step", ix.step, [1, 2, 3, ix.step.max]),
+        ("IncrementExplorer", "layer", ix.layer, [1, 0]),
+        ("IncrementExplorer", "sequence", ix.sample, [1, 2, 3]),
     ]
     _time(cx.layer, [1, 0], 1)  # first visit of layer 1 computes its terms once
     rows = []

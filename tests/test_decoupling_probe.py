@@ -196,3 +196,77 @@ def test_sampling_mask_grid_rejects_bad_input():
         sampling_mask_grid({"a": np.ones((2, 18)), "b": np.ones((2, 8))})
     with pytest.raises(ValueError, match="input_len"):
         sampling_mask_grid({"a": np.ones((2, 18))}, input_len=30)
+
+
+# --------------------------------------------------------------------------- IncrementExplorer
+
+
+@pytest.fixture(scope="module")
+def explorer_inputs(v2, frames):
+    predrnn = PredRNN(hidden_channels=[4, 4], frame_size=(HW, HW), patch_size=2).eval()
+    return {
+        "PredRNN, raw": memory_increments(predrnn, frames, input_len=3, adapter=False),
+        "V2, adapted": memory_increments(v2, frames, input_len=3),
+    }
+
+
+def test_increment_explorer_shows_the_top_channels_of_the_chosen_sample_step_layer(explorer_inputs):
+    from stlearn.widgets import IncrementExplorer
+
+    ex = IncrementExplorer(explorer_inputs, channels=3)
+    assert ex.canvas.last_error is None and ex.canvas.renders == 1
+    assert ex.step.value == 2  # the last input step
+    ex.sample.value, ex.step.value, ex.layer.value = 2, 4, 1
+    assert ex.canvas.last_error is None
+    h = w = HW // 2
+    for r, inc in enumerate(explorer_inputs.values()):
+        dc, dm = inc.delta_c[2, 4, 1], inc.delta_m[2, 4, 1]
+        cos = _np_cos(dc, dm)
+        top = np.argsort(-np.abs(cos))[:3]
+        mosaic = np.asarray(ex.maps[r].get_array().filled(np.nan))
+        assert mosaic.shape == (h, 3 * (w + 1) - 1)
+        for slot, ch in enumerate(top):
+            a = dc[ch] / np.linalg.norm(dc[ch])
+            b = dm[ch] / np.linalg.norm(dm[ch])
+            np.testing.assert_allclose(mosaic[:, slot * (w + 1) : slot * (w + 1) + w], a * b, atol=1e-6)
+            assert f"{ch} ({cos[ch]:+.2g})" in ex.row_titles[r].get_text()
+        assert np.isnan(mosaic[:, w]).all()  # the gap between two maps
+        assert f"mean |cos| {np.abs(cos).mean():.4f}" in ex.row_titles[r].get_text()
+    # one colour scale for all rows, symmetric, covering every map
+    limits = {im.get_clim() for im in ex.maps}
+    assert len(limits) == 1
+    low, high = limits.pop()
+    assert low == -high and high >= max(np.nanmax(np.abs(im.get_array().filled(np.nan))) for im in ex.maps) - 1e-9
+    assert "step 4 (reads its own prediction), layer 1" in ex.caption.get_text()
+    assert ex.canvas.renders == 4
+
+
+def test_increment_explorer_shows_errors_in_the_widget(explorer_inputs, monkeypatch):
+    from stlearn.widgets import IncrementExplorer
+
+    ex = IncrementExplorer(explorer_inputs)
+
+    def broken(name):
+        raise RuntimeError("no increments for this step")
+
+    monkeypatch.setattr(ex, "kappa", broken)
+    ex.step.value = 1
+    assert isinstance(ex.canvas.last_error, RuntimeError)
+    assert "no increments for this step" in ex.canvas.error.value
+    monkeypatch.undo()
+    ex.step.value = 0
+    assert ex.canvas.last_error is None and ex.canvas.error.layout.display == "none"
+
+
+def test_increment_explorer_rejects_bad_input(explorer_inputs, v2, frames):
+    from stlearn.widgets import IncrementExplorer
+
+    with pytest.raises(ValueError, match="non-empty dict"):
+        IncrementExplorer({})
+    with pytest.raises(TypeError, match="MemoryIncrements"):
+        IncrementExplorer({"a": np.zeros(3)})
+    other = memory_increments(v2, frames[:1], input_len=3)
+    with pytest.raises(ValueError, match="same"):
+        IncrementExplorer({"a": other, **explorer_inputs})
+    with pytest.raises(ValueError, match="'channels'"):
+        IncrementExplorer(explorer_inputs, channels=5)

@@ -183,6 +183,7 @@ def test_cli_runs():
         "stlearn.widgets.frame_viewer",
         "stlearn.widgets.gate_explorer",
         "stlearn.widgets.cell_explorer",
+        "stlearn.widgets.increment_explorer",
         "stlearn.widgets._canvas",
     ],
 )

@@ -4,7 +4,9 @@
 * :class:`GateExplorer` — a pretrained ConvLSTM's gates on real sequences: sequence, step, layer,
   gate, channel and a pixel probe, beside input, prediction and ground truth (lesson 3);
 * :class:`CellExplorer` — the live cell diagram: one gate in focus with its equation, shapes and
-  the values at one pixel and step flowing through it (lesson 3).
+  the values at one pixel and step flowing through it (lesson 3);
+* :class:`IncrementExplorer` — where PredRNN-V2's memory increments ΔC and ΔM agree, per model,
+  sample, step and layer (lesson 7).
 
 Every view draws its figure once and afterwards only updates image data and texts; the model runs
 once per sequence (cached). Errors in a callback appear in the view's red error line.
@@ -13,5 +15,6 @@ once per sequence (cached). Errors in a callback appear in the view's red error 
 from .cell_explorer import CellExplorer
 from .frame_viewer import FrameViewer
 from .gate_explorer import GateExplorer
+from .increment_explorer import IncrementExplorer
 
-__all__ = ["CellExplorer", "FrameViewer", "GateExplorer"]
+__all__ = ["CellExplorer", "FrameViewer", "GateExplorer", "IncrementExplorer"]
