@@ -41,8 +41,9 @@ fills points that come from outside the frame with 0 (−10 dBZ, no echo) where 
 right), ``v[:, 1]`` along y (rows, downwards) — pysteps' (u, v) order.  Growth and decay are
 not modelled: extrapolation only moves the last frame, which is its main limitation.
 
-On the course's radar (64×64, batches of 100) a forecast of 10 frames costs about 1 ms per
-sequence on one CPU core (``benchmarks`` style measurement in lesson 8's report).
+Everything is batched tensor arithmetic: ``benchmarks/bench_nowcast.py`` measures the cost per
+64×64 sequence (10 → 10 frames) on one CPU thread; ``python -m stlearn table8`` scores the optical-flow
+baseline on the 1 000 radar test sequences in seconds.
 """
 
 from __future__ import annotations

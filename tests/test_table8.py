@@ -39,13 +39,13 @@ def test_script_on_8_sequences_writes_table_json_and_figures(tmp_path, capsys):
     for label in ("TrajGRU", "ConvLSTM", "MIM", "PredRNN", "PredRNN-V2", "persistence", "optical flow"):
         assert f"| {label}" in text
     assert "seed CSI-30" in text and "0.462" in text  # the seed's PredRNN-V2 CSI-30 beside ours
-    assert "model − ConvLSTM" in text
+    assert "model − ConvLSTM" in text and "| POD-50 |" in text
     result = json.loads((tmp_path / "table8.json").read_text())
     assert result["num_sequences"] == 8
     for name in ("trajgru", "convlstm", "predrnn", "persistence", "optical_flow"):
         row = result["rows"][name]
         assert row["status"] == "evaluated" and row["num_sequences"] == 8
-        assert set(table8.COLUMNS) <= set(row["intervals"])
+        assert {*table8.COLUMNS, *table8.POD_FAR_COLUMNS} <= set(row["intervals"])
         lo, hi = row["intervals"]["csi_30"][1:]
         assert lo <= row["means"]["csi_30"] <= hi
         assert len(row["per_lead"]["csi_40"]) == 10
@@ -61,7 +61,7 @@ def test_models_not_shipped_get_a_clear_row(tmp_path):
     for name in ("trajgru", "mim", "predrnn", "predrnn_v2"):
         assert result["rows"][name]["status"] == "not shipped yet"
     text = table8.format_results(result)
-    assert text.count("not shipped yet") == 4
+    assert text.count("not shipped yet") == 4  # the n column of the main table
     assert "| MIM | – |" in text
 
 
@@ -161,3 +161,15 @@ def test_tiny_training_run_then_evaluation(tmp_path, capsys):
     assert result["rows"]["convlstm"]["status"] == "evaluated"
     assert list(result["rows"]) == ["convlstm", "persistence", "optical_flow"]  # the trained model and the baselines
     assert "convlstm: training 2 iterations, hidden [4]" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("module", ["stlearn.nowcast", "stlearn.table8"])
+def test_public_functions_name_their_lesson(module):
+    import importlib
+    import re
+
+    mod = importlib.import_module(module)
+    for name in mod.__all__:
+        obj = getattr(mod, name)
+        if callable(obj):
+            assert re.search(r"[Ll]esson \d", obj.__doc__ or ""), f"{module}.{name} does not name its lesson"
