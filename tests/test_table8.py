@@ -173,3 +173,19 @@ def test_public_functions_name_their_lesson(module):
         obj = getattr(mod, name)
         if callable(obj):
             assert re.search(r"[Ll]esson \d", obj.__doc__ or ""), f"{module}.{name} does not name its lesson"
+
+
+def test_accumulator_from_saved_statistics_gives_the_same_scores():
+    from stlearn.metrics import MetricAccumulator
+
+    g = torch.Generator().manual_seed(0)
+    pred, target = torch.rand(6, 3, 1, 16, 16, generator=g), torch.rand(6, 3, 1, 16, 16, generator=g)
+    acc = MetricAccumulator()
+    acc.update(pred, target)
+    again = MetricAccumulator.from_per_sequence(acc.per_sequence(), acc.thresholds, (3, 1, 16, 16))
+    assert again.compute().means == acc.compute().means
+    assert again.bootstrap(n_boot=20) == acc.bootstrap(n_boot=20)
+    stats = acc.per_sequence()
+    del stats["counts"]
+    with pytest.raises(ValueError, match="counts"):
+        MetricAccumulator.from_per_sequence(stats, acc.thresholds, (3, 1, 16, 16))
