@@ -82,6 +82,25 @@ COMMANDS["evaluate"] = (
 )
 
 
+def _table8_args(p: argparse.ArgumentParser) -> None:
+    from .table8 import add_arguments
+
+    add_arguments(p)
+
+
+def _table8(args: argparse.Namespace) -> int:
+    from .table8 import main
+
+    return main(args)
+
+
+COMMANDS["table8"] = (
+    "reproduce the seed's Table 8 on the radar test split, with persistence and optical flow (lesson 8)",
+    _table8_args,
+    _table8,
+)
+
+
 def _export(args: argparse.Namespace) -> int:
     from pathlib import Path
 

@@ -472,6 +472,22 @@ class MetricAccumulator:
         if self.thresholds:
             self._parts["counts"].append(categorical_counts(p, t, self.thresholds).cpu().numpy())
 
+    @classmethod
+    def from_per_sequence(
+        cls, stats: Mapping[str, np.ndarray], thresholds: Iterable[float] | None, frame_shape: Sequence[int]
+    ) -> MetricAccumulator:
+        """An accumulator holding saved :meth:`per_sequence` statistics (lesson 8 caches them per model).
+
+        ``frame_shape`` is the (T, C, H, W) of the sequences the statistics came from.
+        """
+        acc = cls(thresholds, ssim="ssim" in stats, psnr="psnr" in stats)
+        missing = sorted(set(acc._stat_names()) - set(stats))
+        if missing:
+            raise ValueError(f"MetricAccumulator.from_per_sequence: statistics {missing} are missing")
+        acc._parts = {name: [np.asarray(stats[name])] for name in acc._stat_names()}
+        acc._frame_shape = tuple(int(s) for s in frame_shape)
+        return acc
+
     def per_sequence(self) -> dict[str, np.ndarray]:
         """The stored statistics: ``sse``, ``sae``, ``ssim``, ``psnr`` (N, T) and ``counts`` (N, T, K, 4)."""
         if self.num_sequences == 0:
