@@ -2,16 +2,20 @@
 
 * :mod:`~stlearn.viz.frames` — frame strips, patch channels, the dBZ colour map (lessons 1, 3, 8);
 * :mod:`~stlearn.viz.heatmaps` — gate heatmap grids with colour bars and shapes in the titles (lessons 2, 3);
-* :mod:`~stlearn.viz.diagram` — the ConvLSTM cell drawn once, one gate in focus at a time (lesson 3).
+* :mod:`~stlearn.viz.diagram` — the ConvLSTM cell drawn once, one gate in focus at a time (lesson 3);
+* :mod:`~stlearn.viz.zigzag` — PredRNN's stack as a layers × steps grid with the paths of M and C (lesson 6).
 """
 
 from .diagram import CELL_PARTS, draw_convlstm_cell, focus_cell
 from .frames import as_pixels, dbz, frame_strip, patch_channels_figure, radar_colormap
 from .heatmaps import GATE_STYLE, gate_grid, gate_limits
+from .zigzag import MemoryFlow, ZigzagDiagram, memory_flow, memory_path, zigzag_figure
 
 __all__ = [
     "CELL_PARTS",
     "GATE_STYLE",
+    "MemoryFlow",
+    "ZigzagDiagram",
     "as_pixels",
     "dbz",
     "draw_convlstm_cell",
@@ -19,6 +23,9 @@ __all__ = [
     "frame_strip",
     "gate_grid",
     "gate_limits",
+    "memory_flow",
+    "memory_path",
     "patch_channels_figure",
     "radar_colormap",
+    "zigzag_figure",
 ]

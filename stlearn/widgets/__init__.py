@@ -4,7 +4,9 @@
 * :class:`GateExplorer` — a pretrained ConvLSTM's gates on real sequences: sequence, step, layer,
   gate, channel and a pixel probe, beside input, prediction and ground truth (lesson 3);
 * :class:`CellExplorer` — the live cell diagram: one gate in focus with its equation, shapes and
-  the values at one pixel and step flowing through it (lesson 3).
+  the values at one pixel and step flowing through it (lesson 3);
+* :class:`ZigzagFlow` — PredRNN's memory M travelling up the stack and back to the bottom, hop by
+  hop, with its real magnitudes; the zigzag cut for comparison (lesson 6).
 
 Every view draws its figure once and afterwards only updates image data and texts; the model runs
 once per sequence (cached). Errors in a callback appear in the view's red error line.
@@ -13,5 +15,6 @@ once per sequence (cached). Errors in a callback appear in the view's red error 
 from .cell_explorer import CellExplorer
 from .frame_viewer import FrameViewer
 from .gate_explorer import GateExplorer
+from .zigzag_flow import ZigzagFlow
 
-__all__ = ["CellExplorer", "FrameViewer", "GateExplorer"]
+__all__ = ["CellExplorer", "FrameViewer", "GateExplorer", "ZigzagFlow"]
