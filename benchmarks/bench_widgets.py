@@ -25,8 +25,8 @@ matplotlib.use("Agg")
 import numpy as np
 import torch
 
-from stlearn.models import ConvLSTM
-from stlearn.widgets import CellExplorer, FrameViewer, GateExplorer
+from stlearn.models import ConvLSTM, PredRNN
+from stlearn.widgets import CellExplorer, FrameViewer, GateExplorer, ZigzagFlow
 
 
 def _model_and_frames(quick: bool):
@@ -42,6 +42,20 @@ def _model_and_frames(quick: bool):
         print(f"pretrained model or data missing ({exc}); timing a random model of the same size")
         torch.manual_seed(0)
         return ConvLSTM(hidden_channels=[32, 32]).eval(), torch.rand(4, 20, 1, 64, 64), "random, 2×32 hidden"
+
+
+def _predrnn(quick: bool):
+    """The PredRNN of lesson 6's ZigzagFlow: pretrained when shipped, else random of the same size."""
+    if quick:
+        torch.manual_seed(0)
+        return PredRNN(frame_size=(16, 16), hidden_channels=[4, 4]).eval()
+    try:
+        from stlearn.pretrained import load_pretrained
+
+        return load_pretrained("moving_digits", "predrnn")
+    except (FileNotFoundError, OSError):
+        torch.manual_seed(0)
+        return PredRNN(hidden_channels=[32, 32]).eval()
 
 
 def _time(control, values, repeats: int) -> tuple[list[float], list[float]]:
@@ -69,6 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     input_len = 4 if args.quick else 10
     gx = GateExplorer(model, frames, sequences=(0, 1), input_len=input_len)
     cx = CellExplorer(model, frames[0], input_len=input_len)
+    zf = ZigzagFlow(_predrnn(args.quick), frames, sequences=(0, 1), input_len=input_len)
     viewer = FrameViewer({"a": np.random.default_rng(0).random((20, 64, 64)), "b": np.zeros((20, 64, 64))})
     steps = gx.step.max
     cases = [
@@ -83,7 +98,11 @@ def main(argv: list[str] | None = None) -> int:
         ("CellExplorer", "layer (cached)", cx.layer, [1, 0]),
         ("CellExplorer", "pixel x", cx.probe_x, [1, 2, 3]),
         ("FrameViewer", "frame", viewer.slider, [1, 2, 3, 4]),
+        ("ZigzagFlow", "hop (play)", zf.play, [1, 2, 3, 4, 5, zf.hop.max]),
+        ("ZigzagFlow", "cells show", zf.quantity, ["norm ‖M‖", "mean |C|", "mean |M|"]),
     ]
+    _time(zf.wiring, ["cut", "zigzag"], 1)  # first visit of the cut wiring runs the copied model once
+    cases.append(("ZigzagFlow", "wiring (cached)", zf.wiring, ["cut", "zigzag"]))
     _time(cx.layer, [1, 0], 1)  # first visit of layer 1 computes its terms once
     rows = []
     for widget, control, ctl, values in cases:

@@ -83,6 +83,7 @@ class ZigzagFlow:
         self.play = widgets.Play(value=self.hop.value, min=0, max=n_hops - 1, interval=350, description="play")
         # a Python-side link, so that setting either from Python (tests) moves the other too
         self._link = widgets.link((self.play, "value"), (self.hop, "value"))
+        self._backgrounds: dict[tuple[str, float], Any] = {}  # static parts, drawn once per wiring and scale
         self._build_figure(fl)
         guard = self.canvas.guard
         self.sequence.observe(guard(self._on_heavy), names="value")
@@ -195,12 +196,17 @@ class ZigzagFlow:
         # one scale for both wirings of this sequence (when both were run), so the two compare
         other = self._cache.get((self.sequence.value, "cut" if wiring == "zigzag" else "zigzag"))
         self._vmax = float(max(values.max(), getattr(other, field).max() if other is not None else 0.0))
+        key = (wiring, round(self._vmax, 6))
         self.ax_path.set_ylim(0, 1.1 * self._vmax)
-        for artist in self._dynamic():
-            artist.set_animated(True)
-        canvas = self.canvas.figure.canvas
-        canvas.draw()  # everything that is not animated: axes, ticks, C arrows, labels
-        self._background = canvas.copy_from_bbox(self.canvas.figure.bbox)
+        if key not in self._backgrounds:
+            for artist in self._dynamic():
+                artist.set_animated(True)
+            canvas = self.canvas.figure.canvas
+            canvas.draw()  # everything that is not animated: axes, ticks, C arrows, labels
+            if len(self._backgrounds) >= 16:
+                self._backgrounds.pop(next(iter(self._backgrounds)))
+            self._backgrounds[key] = canvas.copy_from_bbox(self.canvas.figure.bbox)
+        self._background = self._backgrounds[key]
         self._update()
 
     def _render(self) -> None:
