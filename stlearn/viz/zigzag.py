@@ -194,8 +194,8 @@ class ZigzagDiagram:
         if show_c and num_steps > 1:
             xy = np.array([(t - 1 + w / 2, layer + 0.13) for t in range(1, num_steps) for layer in range(num_layers)])
             self.c_arrows = ax.quiver(xy[:, 0], xy[:, 1], np.full(len(xy), 1 - w), np.zeros(len(xy)), angles="xy",
-                                      scale_units="xy", scale=1, color=_C_COLOUR, width=0.0018, headwidth=4,
-                                      headlength=4, headaxislength=3.5, zorder=2)  # fmt: skip
+                                      scale_units="xy", scale=1, units="inches", color=_C_COLOUR, width=0.016,
+                                      headwidth=4, headlength=4, headaxislength=3.5, zorder=2)  # fmt: skip
         # spatiotemporal memory M: one arrow per (cell, source) of the wiring, in path order
         self._m_rank: list[int] = []
         starts, ends = [], []
@@ -211,8 +211,8 @@ class ZigzagDiagram:
         if starts:
             s, e = np.array(starts), np.array(ends)
             self.m_arrows = ax.quiver(s[:, 0], s[:, 1], e[:, 0] - s[:, 0], e[:, 1] - s[:, 1], angles="xy",
-                                      scale_units="xy", scale=1, color=_M_LATER, width=0.0032, headwidth=3.5,
-                                      headlength=3.5, headaxislength=3, zorder=1)  # fmt: skip
+                                      scale_units="xy", scale=1, units="inches", color=_M_LATER, width=0.03,
+                                      headwidth=3.5, headlength=3.5, headaxislength=3, zorder=1)  # fmt: skip
         # the current hop: a thick frame and a thick arrow, moved from hop to hop
         self.frame = Rectangle((0, 0), w, h, fill=False, ec="black", lw=2.6, zorder=6, visible=False)
         ax.add_patch(self.frame)
