@@ -108,7 +108,7 @@ def test_diagram_colours_the_path_up_to_the_hop(model, frames):
     assert x0 < x1 and y0 > y1
     d.show(fl.m_mean, hop=0)  # (0, 0) reads zeros: no arrow
     assert not d.arrow.get_visible()
-    with pytest.raises(ValueError, match="'hop' must be in"):
+    with pytest.raises(ValueError, match="'hop' must be None or an integer in"):
         d.show(fl.m_mean, hop=len(d.order))
     with pytest.raises(ValueError, match="shape"):
         d.show(fl.m_mean[:2])
@@ -131,7 +131,12 @@ def test_zigzag_flow_hop_moves_the_highlight_and_the_maps(model, frames):
     np.testing.assert_array_equal(zf.im_read.get_array(), fl.read[2])
     np.testing.assert_array_equal(zf.im_true.get_array(), frames[0, 3, 0].numpy())
     np.testing.assert_array_equal(zf.im_pred.get_array(), np.clip(fl.predictions[2], 0, 1))
-    assert zf.diagram.labels[7].get_text() == f"{fl.m_mean[2, 1]:.2f}" and zf.diagram.labels[8].get_text() == ""
+    # every cell shows its value; the M arrows up to the hop are orange, the rest grey
+    assert zf.diagram.labels[7].get_text() == f"{fl.m_mean[2, 1]:.2f}"
+    assert zf.diagram.labels[12].get_text() == f"{fl.m_mean[4, 0]:.2f}"
+    colours = zf.diagram.m_arrows.get_facecolors()
+    assert np.allclose(colours[6], colours[0]) and not np.allclose(colours[7], colours[0])  # arrow k feeds hop k + 1
+    assert zf.diagram.frame.get_xy() == (2 - 0.28, 1 - 0.25)
     assert "reads M^0_2" in zf.headline.value and f"{fl.m_mean[2, 1]:.3f}" in zf.headline.value
     np.testing.assert_allclose(zf.path_dot.get_ydata(), [fl.m_mean[2, 1]])
     # the Play button drives the same hop

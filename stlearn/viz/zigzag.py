@@ -241,12 +241,27 @@ class ZigzagDiagram:
         return (st + w / 2, sl - h / 2), (t - w / 2, layer + h / 2)
 
     def show(self, values: np.ndarray | None = None, hop: int | None = None, fmt: str = "{:.2f}",
-             vmax: float | None = None) -> None:  # fmt: skip
+             vmax: float | None = None, reveal: bool = True) -> None:  # fmt: skip
         """Colour and label the cells by ``values`` (steps, layers) and mark hop number ``hop`` of the path.
 
-        ``hop=None`` shows the whole path as done (the static wiring) and frames no cell.
+        ``hop=None`` shows the whole path as done (the static wiring) and frames no cell. With
+        ``reveal=True`` the cells after ``hop`` stay blank; with ``False`` every cell shows its value
+        and only the arrows and the frame tell how far M has come (what the widget animates).
         """
+        self.check_hop(hop)
+        self.paint(values, None if hop is None or not reveal else hop, fmt, vmax)
+        self.mark(hop)
+
+    def check_hop(self, hop: int | None) -> None:
         n = len(self.order)
+        if hop is not None and (isinstance(hop, bool) or not isinstance(hop, int | np.integer) or not 0 <= hop < n):
+            raise ValueError(f"ZigzagDiagram: 'hop' must be None or an integer in 0 … {n - 1}, got {hop!r}")
+
+    def paint(self, values: np.ndarray | None, upto: int | None = None, fmt: str = "{:.2f}",
+              vmax: float | None = None) -> None:  # fmt: skip
+        """Colour and label the cells by ``values`` (steps, layers): all of them, or those up to hop ``upto``."""
+        n = len(self.order)
+        self.check_hop(upto)
         if values is not None:
             values = np.asarray(values)
             if values.shape != (self.num_steps, self.num_layers):
@@ -255,13 +270,11 @@ class ZigzagDiagram:
                     f"{(self.num_steps, self.num_layers)}, got {values.shape}"
                 )
             self.norm.vmax = float(vmax if vmax is not None else max(values.max(), 1e-12))
-        if hop is not None and (isinstance(hop, bool) or not 0 <= hop < n):
-            raise ValueError(f"ZigzagDiagram.show: 'hop' must be in 0 … {n - 1}, got {hop}")
-        current = n - 1 if hop is None else hop
+        last = n - 1 if upto is None else upto
         faces = np.ones((n, 4))
         for k, cell in enumerate(self.order):
             label = self.labels[k]
-            if values is not None and k <= current:
+            if values is not None and k <= last:
                 level = 0.75 * float(self.norm(values[cell]))
                 faces[k] = self._cmap(level)
                 label.set_text(fmt.format(values[cell]))
@@ -269,6 +282,11 @@ class ZigzagDiagram:
             else:
                 label.set_text("")
         self.cells.set_facecolor(faces)
+
+    def mark(self, hop: int | None) -> None:
+        """Mark hop ``hop``: the M arrows up to it orange, the rest grey, a frame and a thick arrow on it."""
+        self.check_hop(hop)
+        current = len(self.order) - 1 if hop is None else hop
         if self.m_arrows is not None:
             done, later = to_rgba(_M_DONE), to_rgba(_M_LATER)
             self.m_arrows.set_color([done if k <= current else later for k in self._m_rank])

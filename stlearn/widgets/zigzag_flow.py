@@ -34,10 +34,11 @@ class ZigzagFlow:
     r"""The layers × steps grid of a PredRNN's ST-LSTM cells, with M's path animated hop by hop.
 
     Each hop is one cell call, in the order the code runs them (``PredRNN._memory_in``): up the
-    stack within a step, then from the top layer back to the bottom layer at the next step. The
-    cells show the real size of what they wrote (mean :math:`|M^l_t|` by default) from one traced
-    pass of the model; below, the path's values as a curve, the map of :math:`|M^l_t|` (mean over
-    channels) at the current hop, and the frame step t read, its prediction and the truth.
+    stack within a step, then from the top layer back to the bottom layer at the next step. Every
+    cell shows the real size of what it wrote (mean :math:`|M^l_t|` by default) from one traced
+    pass of the model; the M arrows turn orange up to the current hop, which gets a thick frame and
+    arrow. Below: the path's values as a curve, the map of :math:`|M^l_t|` (mean over channels) at
+    the current hop, and the frame step t read, its prediction and the truth.
 
     The wiring toggle runs a copy of the model with ``zigzag = False`` (each layer keeps its own M,
     no retraining) on the same sequence, so the diagram, the numbers and the prediction's error
@@ -83,7 +84,7 @@ class ZigzagFlow:
         self.play = widgets.Play(value=self.hop.value, min=0, max=n_hops - 1, interval=350, description="play")
         # a Python-side link, so that setting either from Python (tests) moves the other too
         self._link = widgets.link((self.play, "value"), (self.hop, "value"))
-        self._backgrounds: dict[tuple[str, float], Any] = {}  # static parts, drawn once per wiring and scale
+        self._backgrounds: dict[tuple, Any] = {}  # static parts, drawn once per (sequence, wiring, quantity)
         self._build_figure(fl)
         guard = self.canvas.guard
         self.sequence.observe(guard(self._on_heavy), names="value")
@@ -181,8 +182,8 @@ class ZigzagFlow:
         """The artists a hop changes, drawn over the cached background."""
         d = self.diagram
         arrows = [] if d.m_arrows is None else [d.m_arrows]
-        return [d.cells, *arrows, *d.labels, d.frame, d.arrow, self.diagram_title, self.path_line, self.path_dot,
-                self.path_title, self.im_m, self.im_read, self.im_pred, self.im_true, *self.titles]  # fmt: skip
+        return [*arrows, d.frame, d.arrow, self.path_dot, self.im_m, self.im_read, self.im_pred, self.im_true,
+                *self.titles]  # fmt: skip
 
     def _redraw(self) -> None:
         """Sequence, wiring or quantity changed: set the static parts, draw them once as the background."""
@@ -191,13 +192,23 @@ class ZigzagFlow:
         for name, diagram in self.diagrams.items():
             diagram.ax.set_visible(name == wiring)
         self.diagram = self.diagrams[wiring]
-        field, _ = QUANTITIES[self.quantity.value]
+        field, fmt = QUANTITIES[self.quantity.value]
         values = getattr(fl, field)
         # one scale for both wirings of this sequence (when both were run), so the two compare
         other = self._cache.get((self.sequence.value, "cut" if wiring == "zigzag" else "zigzag"))
-        self._vmax = float(max(values.max(), getattr(other, field).max() if other is not None else 0.0))
-        key = (wiring, round(self._vmax, 6))
-        self.ax_path.set_ylim(0, 1.1 * self._vmax)
+        vmax = float(max(values.max(), getattr(other, field).max() if other is not None else 0.0))
+        # the static parts of this view: every cell coloured and labelled, the path's curve, the titles
+        self.diagram.paint(values, None, fmt=fmt, vmax=vmax)
+        path = memory_path(fl.num_steps, fl.num_layers, wiring)
+        self._ordered = np.array([values[cell] for cell, _ in path])
+        self.path_line.set_data(np.arange(len(self._ordered)), self._ordered)
+        self.ax_path.set_ylim(0, 1.1 * vmax)
+        self.path_title.set_text(f"{self.quantity.value} along the path (dashed: forecast starts)")
+        how = "M zigzags through the stack" if wiring == "zigzag" else "zigzag cut: each layer keeps its own M"
+        self.diagram_title.set_text(f"{how}; cells show {self.quantity.value} of what they wrote, M: (C, h, w) = "
+                                    f"{fl.m_shape}")  # fmt: skip
+        self.im_m.set_clim(0, float(fl.m_maps.max()))
+        key = (self.sequence.value, wiring, self.quantity.value, round(vmax, 6))
         if key not in self._backgrounds:
             for artist in self._dynamic():
                 artist.set_animated(True)
@@ -222,26 +233,15 @@ class ZigzagFlow:
         self.canvas.renders += 1
 
     def _update(self) -> None:
+        """A hop: move the marks and swap the images; everything else is in the background."""
         fl = self.flow
-        wiring = self.wiring.value
-        field, fmt = QUANTITIES[self.quantity.value]
-        values = getattr(fl, field)
-        vmax = self._vmax
         hop = self.hop.value
-        self.diagram.show(values, hop, fmt=fmt, vmax=vmax)
+        self.diagram.mark(hop)
         t, layer = self.diagram.order[hop]
-        path = memory_path(fl.num_steps, fl.num_layers, wiring)
-        source = path[hop][1]
-        ordered = np.array([values[cell] for cell, _ in path])
-        self.path_line.set_data(np.arange(len(ordered)), ordered)
-        self.path_dot.set_data([hop], [ordered[hop]])
-        self.path_title.set_text(f"{self.quantity.value} along the path (dashed: forecast starts)")
-        how = "M zigzags through the stack" if wiring == "zigzag" else "zigzag cut: each layer keeps its own M"
-        self.diagram_title.set_text(f"{how}; cells show {self.quantity.value} of what they wrote, M: (C, h, w) = "
-                                    f"{fl.m_shape}")  # fmt: skip
+        source = memory_path(fl.num_steps, fl.num_layers, self.wiring.value)[hop][1]
+        self.path_dot.set_data([hop], [self._ordered[hop]])
         m_map = fl.m_maps[t, layer]
         self.im_m.set_data(m_map)
-        self.im_m.set_clim(0, float(fl.m_maps.max()))
         self.titles[0].set_text(f"$|M^{{{layer}}}_{{{t}}}|$ (mean over C)\n(h, w) = {m_map.shape}")
         self.im_read.set_data(fl.read[t])
         self.titles[1].set_text(f"read X_{t}" if t < fl.input_len else f"read x̂_{t} (fed back)")
@@ -257,7 +257,7 @@ class ZigzagFlow:
             came = f"M^{source[1]}_{source[0]} (mean |M| {fl.m_mean[source]:.3f})"
         stage = "input phase" if t < fl.input_len else "forecast phase"
         self.headline.value = (
-            f"<b>hop {hop + 1}/{len(path)}: step t = {t}, layer {layer}</b> ({stage}) reads "
+            f"<b>hop {hop + 1}/{len(self.diagram.order)}: step t = {t}, layer {layer}</b> ({stage}) reads "
             f"{html.escape(came)} and writes M^{layer}_{t}: mean |M| {fl.m_mean[t, layer]:.3f}, "
             f"‖M‖ {fl.m_norm[t, layer]:.1f}; mean |C^{layer}_{t}| {fl.c_mean[t, layer]:.3f}"
         )
