@@ -27,7 +27,7 @@ import torch
 
 from stlearn.models import ConvLSTM, PredRNN, PredRNNV2
 from stlearn.probe import memory_increments
-from stlearn.widgets import CellExplorer, FrameViewer, GateExplorer, IncrementExplorer
+from stlearn.widgets import CellExplorer, FrameViewer, GateExplorer, IncrementExplorer, ZigzagFlow
 
 
 def _model_and_frames(quick: bool):
@@ -67,6 +67,20 @@ def _increments(quick: bool, frames) -> dict:
     }
 
 
+def _predrnn(quick: bool):
+    """The PredRNN of lesson 6's ZigzagFlow: pretrained when shipped, else random of the same size."""
+    if quick:
+        torch.manual_seed(0)
+        return PredRNN(frame_size=(16, 16), hidden_channels=[4, 4]).eval()
+    try:
+        from stlearn.pretrained import load_pretrained
+
+        return load_pretrained("moving_digits", "predrnn")
+    except (FileNotFoundError, OSError):
+        torch.manual_seed(0)
+        return PredRNN(hidden_channels=[32, 32]).eval()
+
+
 def _time(control, values, repeats: int) -> tuple[list[float], list[float]]:
     wall, cpu = [], []
     for r in range(repeats):
@@ -93,6 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     gx = GateExplorer(model, frames, sequences=(0, 1), input_len=input_len)
     cx = CellExplorer(model, frames[0], input_len=input_len)
     ix = IncrementExplorer(_increments(args.quick, frames))
+    zf = ZigzagFlow(_predrnn(args.quick), frames, sequences=(0, 1), input_len=input_len)
     viewer = FrameViewer({"a": np.random.default_rng(0).random((20, 64, 64)), "b": np.zeros((20, 64, 64))})
     steps = gx.step.max
     cases = [
@@ -110,7 +125,11 @@ def main(argv: list[str] | None = None) -> int:
         ("IncrementExplorer", "step", ix.step, [1, 2, 3, ix.step.max]),
         ("IncrementExplorer", "layer", ix.layer, [1, 0]),
         ("IncrementExplorer", "sequence", ix.sample, [1, 2, 3]),
+        ("ZigzagFlow", "hop (play)", zf.play, [1, 2, 3, 4, 5, zf.hop.max]),
+        ("ZigzagFlow", "cells show", zf.quantity, ["norm ‖M‖", "mean |C|", "mean |M|"]),
     ]
+    _time(zf.wiring, ["cut", "zigzag"], 1)  # first visit of the cut wiring runs the copied model once
+    cases.append(("ZigzagFlow", "wiring (cached)", zf.wiring, ["cut", "zigzag"]))
     _time(cx.layer, [1, 0], 1)  # first visit of layer 1 computes its terms once
     rows = []
     for widget, control, ctl, values in cases:

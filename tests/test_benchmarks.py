@@ -29,8 +29,15 @@ def test_bench_widgets_quick(tmp_path):
         capture_output=True,
     )
     report = json.loads((tmp_path / "widgets.json").read_text())
-    assert {r["widget"] for r in report["rows"]} == {"GateExplorer", "CellExplorer", "FrameViewer", "IncrementExplorer"}
+    assert {r["widget"] for r in report["rows"]} >= {
+        "GateExplorer",
+        "CellExplorer",
+        "FrameViewer",
+        "IncrementExplorer",
+        "ZigzagFlow",
+    }
     assert "| GateExplorer | step |" in (tmp_path / "widgets.md").read_text()
+    assert "| ZigzagFlow | hop (play) |" in (tmp_path / "widgets.md").read_text()
 
 
 def test_bench_data_quick(tmp_path):

@@ -185,6 +185,8 @@ def test_cli_runs():
         "stlearn.widgets.cell_explorer",
         "stlearn.widgets.increment_explorer",
         "stlearn.widgets._canvas",
+        "stlearn.viz.zigzag",
+        "stlearn.widgets.zigzag_flow",
     ],
 )
 def test_public_functions_name_their_lesson(module):

@@ -4,16 +4,20 @@
 * :mod:`~stlearn.viz.heatmaps` — gate heatmap grids with colour bars and shapes in the titles (lessons 2, 3);
 * :mod:`~stlearn.viz.diagram` — the ConvLSTM cell drawn once, one gate in focus at a time (lesson 3);
 * :mod:`~stlearn.viz.decoupling` — |cos(ΔC, ΔM)| histograms and sampling masks (lesson 7).
+* :mod:`~stlearn.viz.zigzag` — PredRNN's stack as a layers × steps grid with the paths of M and C (lesson 6).
 """
 
 from .decoupling import cosine_histograms, sampling_mask_grid
 from .diagram import CELL_PARTS, draw_convlstm_cell, focus_cell
 from .frames import as_pixels, dbz, frame_strip, patch_channels_figure, radar_colormap
 from .heatmaps import GATE_STYLE, gate_grid, gate_limits
+from .zigzag import MemoryFlow, ZigzagDiagram, memory_flow, memory_path, zigzag_figure
 
 __all__ = [
     "CELL_PARTS",
     "GATE_STYLE",
+    "MemoryFlow",
+    "ZigzagDiagram",
     "as_pixels",
     "cosine_histograms",
     "dbz",
@@ -22,7 +26,10 @@ __all__ = [
     "frame_strip",
     "gate_grid",
     "gate_limits",
+    "memory_flow",
+    "memory_path",
     "patch_channels_figure",
     "radar_colormap",
     "sampling_mask_grid",
+    "zigzag_figure",
 ]

@@ -7,6 +7,8 @@
   the values at one pixel and step flowing through it (lesson 3);
 * :class:`IncrementExplorer` — where PredRNN-V2's memory increments ΔC and ΔM agree, per model,
   sample, step and layer (lesson 7).
+* :class:`ZigzagFlow` — PredRNN's memory M travelling up the stack and back to the bottom, hop by
+  hop, with its real magnitudes; the zigzag cut for comparison (lesson 6).
 
 Every view draws its figure once and afterwards only updates image data and texts; the model runs
 once per sequence (cached). Errors in a callback appear in the view's red error line.
@@ -16,5 +18,6 @@ from .cell_explorer import CellExplorer
 from .frame_viewer import FrameViewer
 from .gate_explorer import GateExplorer
 from .increment_explorer import IncrementExplorer
+from .zigzag_flow import ZigzagFlow
 
-__all__ = ["CellExplorer", "FrameViewer", "GateExplorer", "IncrementExplorer"]
+__all__ = ["CellExplorer", "FrameViewer", "GateExplorer", "IncrementExplorer", "ZigzagFlow"]
