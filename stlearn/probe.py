@@ -1,4 +1,4 @@
-r"""Run a ConvLSTM once on a sequence and keep everything the lessons display (lesson 3).
+r"""Run a ConvLSTM or PredRNN once on a sequence and keep everything the lessons display (lessons 3, 5).
 
 * :func:`trace_sequence` — one traced pass of a model over one sequence: every gate of every
   (step, layer) as NumPy arrays, the frames each step read and the predictions, so that a
@@ -6,7 +6,11 @@ r"""Run a ConvLSTM once on a sequence and keep everything the lessons display (l
 * :func:`convlstm_terms` — the pre-activation terms of each ConvLSTM gate,
   e.g. :math:`W_{xi} * X_t`, :math:`W_{hi} * H_{t-1}`, :math:`W_{ci} \odot C_{t-1}`, :math:`b_i`,
   and the gates recomputed from them with :mod:`stlearn.gates` — the numbers of the live cell diagram.
-* :func:`layer_terms` — those terms for every step of one layer of a traced sequence.
+* :func:`stlstm_terms` — the same for PredRNN's ST-LSTM (lesson 5): the terms of the temporal
+  gates (:math:`W_{xi} * X_t`, :math:`W_{hi} * H^l_{t-1}`, the forget bias +1), of the primed gates
+  (:math:`W'_{xi} * X_t`, :math:`W_{mi} * M^{l-1}_t`, …), of the output gate
+  (:math:`W_{co} * [C^l_t, M^l_t]`) and the fused memories :math:`W_{1\times1} * [C^l_t, M^l_t]`.
+* :func:`layer_terms` — those terms for every step of one layer of a traced sequence (either cell).
 
 PredRNN-V2's memory increments (lesson 7):
 
@@ -26,7 +30,7 @@ import numpy as np
 import torch
 
 from . import gates
-from .cells import ConvLSTMCell
+from .cells import ConvLSTMCell, STLSTMCell
 from .models.patching import patch_frames
 
 Tensor = torch.Tensor
@@ -39,6 +43,7 @@ __all__ = [
     "cosine_contributions",
     "layer_terms",
     "memory_increments",
+    "stlstm_terms",
     "trace_sequence",
 ]
 
@@ -51,11 +56,13 @@ class SequenceTrace:
         frames: the true frames (T, H, W) in [0, 1].
         read: what step t read, (T − 1, H, W): :math:`x_t` for t < input_len, else the fed-back :math:`\\hat x_t`.
         predictions: :math:`\\hat x_{t+1}` of step t, (T − 1, H, W) (not clipped).
-        records: one dict per layer: record field (``"i"``, ``"f"``, ``"c_tilde"``, ``"c"``, ``"o"``,
-            ``"h"``) → (steps, C_layer, h, w) in patch space; ``records[layer]["f"][t]`` is :math:`f_t`.
+        records: one dict per layer: record field → (steps, C_layer, h, w) in patch space;
+            ``records[layer]["f"][t]`` is :math:`f_t`. ConvLSTM fields: ``"i"``, ``"f"``, ``"c_tilde"``,
+            ``"c"``, ``"o"``, ``"h"``; ST-LSTM fields: ``"i"``, ``"f"``, ``"g"``, ``"c"``, ``"i_prime"``,
+            ``"f_prime"``, ``"g_prime"``, ``"m"``, ``"o"``, ``"h"``.
         input_len: number of input frames.
 
-    Lesson 3's widgets read it.
+    Lesson 3's widgets read it; lesson 5's read the ST-LSTM fields.
     """
 
     frames: np.ndarray
@@ -88,13 +95,14 @@ def trace_sequence(model: torch.nn.Module, frames: Any, input_len: int = 10) -> 
     """Run ``model`` (eval mode, no gradients) over one sequence with every step and layer traced.
 
     Args:
-        model: a ConvLSTM from :mod:`stlearn.models` (any rollout model whose records have the
-            fields i, f, c_tilde, c, o, h).
+        model: a ConvLSTM, PredRNN or PredRNN-V2 from :mod:`stlearn.models` (any rollout model
+            whose trace records are ConvLSTM or ST-LSTM records).
         frames: one sequence (T, [1,] H, W), uint8 or float in [0, 1].
         input_len: input frames; after them the model reads its own predictions (test time).
 
     Returns:
-        A :class:`SequenceTrace`. Lesson 3 ("ConvLSTM gate by gate") and its GateExplorer.
+        A :class:`SequenceTrace`. Lesson 3 ("ConvLSTM gate by gate") and its GateExplorer; lesson 5
+        (PredRNN's ST-LSTM) for PredRNN.
     """
     x = _sequence_tensor("trace_sequence", frames)
     was_training = model.training
@@ -152,11 +160,66 @@ def convlstm_terms(cell: ConvLSTMCell, x: Tensor, h_prev: Tensor, c_prev: Tensor
     return out
 
 
+def stlstm_terms(cell: STLSTMCell, x: Tensor, h_prev: Tensor, c_prev: Tensor, m_in: Tensor) -> dict[str, Tensor]:
+    r"""Every term inside the ST-LSTM gates, and the gates recomputed from them with :mod:`stlearn.gates`.
+
+    Keys (all (B, C, H, W)):
+
+    * temporal gates: ``x_i`` :math:`= W_{xi} * X_t`, ``h_i`` :math:`= W_{hi} * H^l_{t-1}`, likewise
+      ``x_f, h_f`` and ``x_g, h_g``; ``b_f`` the constant forget bias (+1) broadcast to the map;
+    * primed gates: ``x_i_prime`` :math:`= W'_{xi} * X_t`, ``m_i_prime`` :math:`= W_{mi} * M^{l-1}_t`,
+      likewise ``x_f_prime, m_f_prime, x_g_prime, m_g_prime``; ``b_f_prime`` the forget bias;
+    * output: ``x_o`` :math:`= W_{xo} * X_t`, ``h_o`` :math:`= W_{ho} * H^l_{t-1}`, ``cm_o``
+      :math:`= W_{co} * [C^l_t, M^l_t]`; ``fused`` :math:`= W_{1\times1} * [C^l_t, M^l_t]`;
+    * states read: ``c_prev`` :math:`C^l_{t-1}`, ``m_in`` :math:`M^{l-1}_t`, ``h_prev`` :math:`H^l_{t-1}`;
+    * results: ``i, f, g, c, i_prime, f_prime, g_prime, m, o, h`` (the :class:`~stlearn.cells.STLSTMTrace` fields).
+
+    Lesson 5 ("PredRNN's ST-LSTM"), the live ST-LSTM cell diagram.
+    """
+    with torch.no_grad():
+        x_i, x_f, x_g, x_ip, x_fp, x_gp, x_o = cell.conv_x(x).chunk(7, dim=1)
+        h_i, h_f, h_g, h_o = cell.conv_h(h_prev).chunk(4, dim=1)
+        m_i, m_f, m_g = cell.conv_m(m_in).chunk(3, dim=1)
+        # temporal memory C: the ConvLSTM gates without peepholes, forget bias +1
+        i = gates.input_gate(x_i, h_i)
+        f = gates.forget_gate(x_f, h_f, forget_bias=cell.forget_bias)
+        g = gates.cell_candidate(x_g, h_g)
+        c = gates.cell_update(f, c_prev, i, g)
+        # spatiotemporal memory M: the primed gates read M^{l-1}_t
+        i_p = gates.spatial_input_gate(x_ip, m_i)
+        f_p = gates.spatial_forget_gate(x_fp, m_f, forget_bias=cell.forget_bias)
+        g_p = gates.spatial_candidate(x_gp, m_g)
+        m = gates.spatial_memory_update(f_p, m_in, i_p, g_p)
+        # output: W_co * [C, M] inside o_t; W_1x1 * [C, M] squashed into H_t
+        w_co = cell.conv_o if cell.layer_norm else cell.conv_o[0].weight
+        o = gates.st_output_gate(x_o, h_o, c, m, w_co)
+        h = gates.st_hidden_state(o, c, m, cell.conv_last.weight)
+        cm = torch.cat([c, m], dim=1)
+        cm_o = cell.conv_o(cm)
+        fused = cell.conv_last(cm)
+        bias = torch.full_like(x_f, cell.forget_bias)
+    return {
+        "x_i": x_i, "h_i": h_i, "x_f": x_f, "h_f": h_f, "b_f": bias, "x_g": x_g, "h_g": h_g,
+        "x_i_prime": x_ip, "m_i_prime": m_i, "x_f_prime": x_fp, "m_f_prime": m_f, "b_f_prime": bias,
+        "x_g_prime": x_gp, "m_g_prime": m_g, "x_o": x_o, "h_o": h_o, "cm_o": cm_o, "fused": fused,
+        "h_prev": h_prev, "c_prev": c_prev, "m_in": m_in,
+        "i": i, "f": f, "g": g, "c": c, "i_prime": i_p, "f_prime": f_p, "g_prime": g_p, "m": m, "o": o, "h": h,
+    }  # fmt: skip
+
+
+def _shifted(a: Tensor) -> Tensor:
+    """The previous step's value at every step: zeros at t = 0, then ``a[:-1]``."""
+    return torch.cat([torch.zeros_like(a[:1]), a[:-1]])
+
+
 def layer_terms(model: torch.nn.Module, trace: SequenceTrace, layer: int) -> dict[str, np.ndarray]:
-    """:func:`convlstm_terms` for every step of ``layer`` of a traced sequence: name → (steps, C, h, w).
+    """:func:`convlstm_terms` (or :func:`stlstm_terms`) for every step of ``layer``: name → (steps, C, h, w).
 
     Step t of layer 0 reads the patched frame the model read; layer l > 0 reads :math:`H^{l-1}_t`;
-    :math:`H_{t-1}, C_{t-1}` come from the trace (zeros at t = 0). Lesson 3's CellExplorer.
+    :math:`H_{t-1}, C_{t-1}` come from the trace (zeros at t = 0). For PredRNN the memory a layer
+    reads follows the zigzag: layer 0 reads the top layer's :math:`M^{L-1}_{t-1}` (zero at t = 0),
+    layer l > 0 the :math:`M^{l-1}_t` the layer below just wrote (with ``zigzag=False``, its own
+    :math:`M^l_{t-1}`). Lesson 3's CellExplorer; lesson 5's for the ST-LSTM.
     """
     cell = model.cell_list[layer]
     rec = {k: torch.from_numpy(v) for k, v in trace.records[layer].items()}
@@ -164,9 +227,18 @@ def layer_terms(model: torch.nn.Module, trace: SequenceTrace, layer: int) -> dic
         x = patch_frames(torch.from_numpy(trace.read)[:, None, None], model.patch_size)[:, 0]
     else:
         x = torch.from_numpy(trace.records[layer - 1]["h"])
-    h_prev = torch.cat([torch.zeros_like(rec["h"][:1]), rec["h"][:-1]])
-    c_prev = torch.cat([torch.zeros_like(rec["c"][:1]), rec["c"][:-1]])
-    return {k: v.detach().numpy() for k, v in convlstm_terms(cell, x, h_prev, c_prev).items()}
+    h_prev, c_prev = _shifted(rec["h"]), _shifted(rec["c"])
+    if isinstance(cell, STLSTMCell):
+        if not getattr(model, "zigzag", True):
+            m_in = _shifted(rec["m"])
+        elif layer == 0:
+            m_in = _shifted(torch.from_numpy(trace.records[-1]["m"]))
+        else:
+            m_in = torch.from_numpy(trace.records[layer - 1]["m"])
+        terms = stlstm_terms(cell, x, h_prev, c_prev, m_in)
+    else:
+        terms = convlstm_terms(cell, x, h_prev, c_prev)
+    return {k: v.detach().numpy() for k, v in terms.items()}
 
 
 # --------------------------------------------------------------------------- PredRNN-V2 (lesson 7)

@@ -2,13 +2,14 @@
 
 * :mod:`~stlearn.viz.frames` — frame strips, patch channels, the dBZ colour map (lessons 1, 3, 8);
 * :mod:`~stlearn.viz.heatmaps` — gate heatmap grids with colour bars and shapes in the titles (lessons 2, 3);
-* :mod:`~stlearn.viz.diagram` — the ConvLSTM cell drawn once, one gate in focus at a time (lesson 3);
+* :mod:`~stlearn.viz.diagram` — the ConvLSTM cell (lesson 3) and the ST-LSTM cell (lesson 5) drawn once,
+  one gate in focus at a time;
 * :mod:`~stlearn.viz.decoupling` — |cos(ΔC, ΔM)| histograms and sampling masks (lesson 7).
 * :mod:`~stlearn.viz.zigzag` — PredRNN's stack as a layers × steps grid with the paths of M and C (lesson 6).
 """
 
 from .decoupling import cosine_histograms, sampling_mask_grid
-from .diagram import CELL_PARTS, draw_convlstm_cell, focus_cell
+from .diagram import CELL_PARTS, ST_CELL_PARTS, draw_convlstm_cell, draw_stlstm_cell, focus_cell
 from .frames import as_pixels, dbz, frame_strip, patch_channels_figure, radar_colormap
 from .heatmaps import GATE_STYLE, gate_grid, gate_limits
 from .zigzag import MemoryFlow, ZigzagDiagram, memory_flow, memory_path, zigzag_figure
@@ -18,10 +19,12 @@ __all__ = [
     "GATE_STYLE",
     "MemoryFlow",
     "ZigzagDiagram",
+    "ST_CELL_PARTS",
     "as_pixels",
     "cosine_histograms",
     "dbz",
     "draw_convlstm_cell",
+    "draw_stlstm_cell",
     "focus_cell",
     "frame_strip",
     "gate_grid",

@@ -3,7 +3,8 @@ r"""Gate heatmaps: one panel per channel, a colour bar, the tensor's shape in th
 The colour scale is fixed by what the gate can take: sigmoid gates :math:`i_t, f_t, o_t` in
 [0, 1] (viridis), :math:`\tilde C_t` and :math:`H_t` in [−1, 1] (diverging, white at 0), the
 unbounded cell :math:`C_t` symmetric about 0. Lessons 2 and 3 draw with it; lesson 3's
-:class:`~stlearn.widgets.GateExplorer` uses the same styles.
+:class:`~stlearn.widgets.GateExplorer` uses the same styles, and lesson 5 adds the ST-LSTM's
+:math:`g_t`, primed gates :math:`i'_t, f'_t, g'_t` and memory :math:`M_t` (unbounded, like :math:`C_t`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,12 @@ GATE_STYLE: dict[str, tuple[str, str, str, float | None, float | None]] = {
     "c": ("cell state", r"$C_t$", "RdBu_r", None, None),
     "o": ("output gate", r"$o_t$", "viridis", 0.0, 1.0),
     "h": ("hidden state", r"$H_t$", "RdBu_r", -1.0, 1.0),
+    # PredRNN's ST-LSTM (lesson 5): g_t is the candidate; the primed gates write the memory M
+    "g": ("candidate", r"$g_t$", "RdBu_r", -1.0, 1.0),
+    "i_prime": ("spatial input gate", r"$i'_t$", "viridis", 0.0, 1.0),
+    "f_prime": ("spatial forget gate", r"$f'_t$", "viridis", 0.0, 1.0),
+    "g_prime": ("spatial candidate", r"$g'_t$", "RdBu_r", -1.0, 1.0),
+    "m": ("spatiotemporal memory", r"$M_t$", "RdBu_r", None, None),
 }
 
 

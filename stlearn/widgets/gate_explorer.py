@@ -1,4 +1,4 @@
-"""GateExplorer: a trained ConvLSTM's gates on real sequences, beside the frames (lesson 3)."""
+"""GateExplorer: a trained ConvLSTM's (lesson 3) or PredRNN's (lesson 5) gates on real sequences, beside the frames."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from ._canvas import FigureImage
 
 __all__ = ["GateExplorer"]
 
-#: dropdown labels of the record fields
+#: dropdown labels of the record fields (ConvLSTM, lesson 3)
 GATE_LABELS = {
     "i": "input gate i_t",
     "f": "forget gate f_t",
@@ -26,6 +26,33 @@ GATE_LABELS = {
     "o": "output gate o_t",
     "h": "hidden state H_t",
 }
+
+#: dropdown labels of the ST-LSTM record fields (PredRNN, lesson 5), in the order of the equations
+ST_GATE_LABELS = {
+    "i": "input gate i_t",
+    "f": "forget gate f_t",
+    "g": "candidate g_t",
+    "i_prime": "spatial input i'_t",
+    "f_prime": "spatial forget f'_t",
+    "g_prime": "spatial cand. g'_t",
+    "o": "output gate o_t",
+    "c": "temporal mem. C_t",
+    "m": "spatiotemp. mem. M_t",
+    "h": "hidden state H_t",
+}
+
+
+def labels_for(fields: Any) -> dict[str, str]:
+    """The gate labels matching a trace's record fields: ST-LSTM ones when there is a memory ``m`` (lessons 3, 5)."""
+    names = set(fields)
+    labels = ST_GATE_LABELS if "m" in names else GATE_LABELS
+    missing = set(labels) - names
+    if missing:
+        raise ValueError(
+            "GateExplorer: the model's trace records must be ConvLSTM or ST-LSTM records "
+            f"(fields {list(GATE_LABELS)} or {list(ST_GATE_LABELS)}); missing {sorted(missing)} in {sorted(names)}"
+        )
+    return labels
 
 
 def _sequences(frames: Any) -> Any:
@@ -51,13 +78,19 @@ class GateExplorer:
     step, layer, gate, channel or probe only swaps image data. Set ``explorer.step.value = 12`` (or
     any control) from Python to do what the mouse does.
 
+    With a PredRNN (or PredRNN-V2) the gate menu offers the ST-LSTM set — :math:`i, f, g`, the
+    primed :math:`i', f', g'`, :math:`o`, the two memories :math:`C` and :math:`M`, and :math:`H`
+    (:data:`ST_GATE_LABELS`) — and the probe lists all ten.
+
     Args:
-        model: a ConvLSTM (e.g. ``load_pretrained("moving_digits", "convlstm")``).
+        model: a ConvLSTM (e.g. ``load_pretrained("moving_digits", "convlstm")``) or a PredRNN
+            (``load_pretrained("moving_digits", "predrnn")``).
         frames: sequences (N, T, [1,] H, W) — a :class:`~stlearn.data.SequenceDataset`, array or tensor.
         sequences: the indices offered in the sequence picker.
         input_len: input frames (the rest are forecast).
 
-    Lesson 3 ("ConvLSTM gate by gate"), section "Explore every gate".
+    Lesson 3 ("ConvLSTM gate by gate"), section "Explore every gate"; lesson 5 ("PredRNN's ST-LSTM")
+    on PredRNN.
     """
 
     def __init__(self, model: torch.nn.Module, frames: Any, sequences: Sequence[int] = (0, 1, 2, 3),
@@ -70,6 +103,8 @@ class GateExplorer:
         self.runs = 0  # model passes so far (one per sequence)
         seqs = list(sequences)
         tr = self.trace_of(seqs[0])
+        #: record field → dropdown label (ConvLSTM or ST-LSTM set)
+        self.labels = labels_for(tr.records[0])
         steps, channels, gh, gw = tr.records[0]["i"].shape
         layers = tr.num_layers
         row = widgets.Layout(width="290px")
@@ -80,7 +115,7 @@ class GateExplorer:
                                       layout=row, style=desc)  # fmt: skip
         self.layer = widgets.Dropdown(options=[(f"layer {k}", k) for k in range(layers)], value=0,
                                       description="layer", layout=row, style=desc)  # fmt: skip
-        self.gate = widgets.Dropdown(options=[(v, k) for k, v in GATE_LABELS.items()], value="f",
+        self.gate = widgets.Dropdown(options=[(v, k) for k, v in self.labels.items()], value="f",
                                      description="gate", layout=row, style=desc)  # fmt: skip
         self.channel = widgets.IntSlider(value=0, min=0, max=channels - 1, description="channel",
                                          layout=row, style=desc)  # fmt: skip
@@ -183,14 +218,15 @@ class GateExplorer:
         self.im_gate.set_cmap(cmap)
         self.im_gate.set_clim(vmin, vmax)
         shape = tuple(record.shape[1:])
-        self.titles[3].set_text(f"{GATE_LABELS[gate]}, ch {k}\n(C, h, w) = {shape}")
+        self.titles[3].set_text(f"{self.labels[gate]}, ch {k}\n(C, h, w) = {shape}")
         p = self.patch
         for box in self.boxes:
             box.set_xy((x * p - 0.5, y * p - 0.5))
         self.box_gate.set_xy((x - 0.5, y - 0.5))
         self.headline.value = f"<b>sequence {self.sequence.value}, step t = {t}</b> ({stage}), layer {layer}"
         rec = tr.records[layer]
-        lines = "\n".join(f"{GATE_LABELS[g]:<18}{rec[g][t, k, y, x]:+.3f}" for g in GATE_LABELS)
+        width = max(18, max(len(v) for v in self.labels.values()) + 1)
+        lines = "\n".join(f"{self.labels[g]:<{width}}{rec[g][t, k, y, x]:+.3f}" for g in self.labels)
         self.readout.value = (
             "<pre style='font-size:12px;line-height:1.3;margin:0'>"
             f"<b>probe</b> (y, x) = ({y}, {x}), ch {k}\n{html.escape(lines)}</pre>"
