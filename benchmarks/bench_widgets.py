@@ -5,9 +5,10 @@ Usage:  python benchmarks/bench_widgets.py [--quick] [--repeats N] [--out benchm
 Writes ``widgets.json`` and ``widgets.md`` under ``--out``. Uses the pretrained moving-digits
 ConvLSTM when it is shipped (else a random model of the same size) on the stored test sequences
 (else random frames); the rows marked "PredRNN" time the ST-LSTM mode of the same widgets
-(lesson 5) on the pretrained moving-digits PredRNN. Reports wall-clock and CPU time (``time.process_time``) per update: on a
-shared machine the CPU time is the fairer number. The target is ≤ 100 ms per update. ``--quick``
-runs a tiny model and two repeats (what tests/test_benchmarks.py checks runs).
+(lesson 5) on the pretrained moving-digits PredRNN. Reports wall-clock and CPU time
+(``time.process_time``) per update: on a shared machine the CPU time is the fairer number. The
+target is ≤ 100 ms per update. ``--quick`` runs a tiny model and two repeats (what
+tests/test_benchmarks.py checks runs).
 """
 
 from __future__ import annotations

@@ -51,7 +51,7 @@ _GREY = "#b8b8b8"
 
 @dataclass
 class CellDrawing:
-    """The artists of one drawing (lessons 3, 5): ``items`` holds (artist, tags, kind); ``focus`` the part
+    """The artists of one drawing (lesson 3, lesson 5): ``items`` holds (artist, tags, kind); ``focus`` the part
     in focus; ``parts`` the parts that can be in focus and their colours."""
 
     ax: Any

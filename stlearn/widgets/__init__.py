@@ -10,6 +10,9 @@
 * :class:`ZigzagFlow` — PredRNN's memory M travelling up the stack and back to the bottom, hop by
   hop, with its real magnitudes; the zigzag cut for comparison (lesson 6).
 
+Given a PredRNN, GateExplorer and CellExplorer switch to the ST-LSTM's parts (i, f, g, i', f', g',
+o, C, M, H) and CellExplorer draws the ST-LSTM cell (lesson 5).
+
 Every view draws its figure once and afterwards only updates image data and texts; the model runs
 once per sequence (cached). Errors in a callback appear in the view's red error line.
 """

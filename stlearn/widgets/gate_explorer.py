@@ -43,7 +43,7 @@ ST_GATE_LABELS = {
 
 
 def labels_for(fields: Any) -> dict[str, str]:
-    """The gate labels matching a trace's record fields: ST-LSTM ones when there is a memory ``m`` (lessons 3, 5)."""
+    """The gate labels matching a trace's record fields (lesson 3; ST-LSTM ones, lesson 5, when there is an ``m``)."""
     names = set(fields)
     labels = ST_GATE_LABELS if "m" in names else GATE_LABELS
     missing = set(labels) - names
