@@ -183,21 +183,24 @@ class CellExplorer:
             return (f"shapes: o_t {state}   [C_t, M_t] {both}\n"
                     f"        W_1x1 ({c}, {2 * c}, 1, 1)  (conv_last)   →  H_t {state}")  # fmt: skip
         if gate == "o":
-            return (f"shapes: {x}   H_t-1 {state}   [C_t, M_t] {both}\n"
-                    f"        W_xo ({c}, {cin}, {k}, {k})   W_ho ({c}, {c}, {k}, {k})   "
-                    f"W_co ({c}, {2 * c}, {k}, {k})  →  result {state}")  # fmt: skip
+            return (f"shapes: {x}   H_t-1 {state}\n"
+                    f"        [C_t, M_t] {both}\n"
+                    f"        W_xo ({c}, {cin}, {k}, {k})   W_ho ({c}, {c}, {k}, {k})\n"
+                    f"        W_co ({c}, {2 * c}, {k}, {k}) (conv_o)   →  result {state}")  # fmt: skip
         if gate in ("i", "f", "g"):
             return (f"shapes: {x}   H_t-1 {state}\n"
-                    f"        W_x ({c}, {cin}, {k}, {k}) of conv_x ({7 * c}, {cin}, {k}, {k})   "
-                    f"W_h ({c}, {c}, {k}, {k}) of conv_h ({4 * c}, …)\n        no bias  →  result {state}")  # fmt: skip
+                    f"        W_x ({c}, {cin}, {k}, {k}), a slice of conv_x ({7 * c}, {cin}, {k}, {k})\n"
+                    f"        W_h ({c}, {c}, {k}, {k}), a slice of conv_h ({4 * c}, {c}, {k}, {k})\n"
+                    f"        no bias  →  result {state}")  # fmt: skip
         return (f"shapes: {x}   M^l-1_t {state}\n"
-                f"        W'_x ({c}, {cin}, {k}, {k}) of conv_x ({7 * c}, {cin}, {k}, {k})   "
-                f"W_m ({c}, {c}, {k}, {k}) of conv_m ({3 * c}, …)\n        no bias  →  result {state}")  # fmt: skip
+                f"        W'_x ({c}, {cin}, {k}, {k}), a slice of conv_x ({7 * c}, {cin}, {k}, {k})\n"
+                f"        W_m ({c}, {c}, {k}, {k}), a slice of conv_m ({3 * c}, {c}, {k}, {k})\n"
+                f"        no bias  →  result {state}")  # fmt: skip
 
     def _st_values(self, gate: str, tm: dict[str, np.ndarray], at: tuple[int, ...]) -> str:
         v = {name: float(a[at]) for name, a in tm.items()}
         name = self.labels[gate].split()[-1]
-        rule = "─" * 28
+        rule = "─" * 30
         if gate in ("i", "f", "g", "i_prime", "f_prime", "g_prime", "o"):
             base = gate.replace("_prime", "")
             if gate.endswith("_prime"):
@@ -211,7 +214,7 @@ class CellExplorer:
             z = sum(value for _, value in rows)
             fn = "tanh" if base == "g" else "σ"
             rows += [("", None), ("sum z", z), (f"{fn}(z) = {name}", v[gate])]
-            lines = [rule if value is None else f"{label:<19}{value:+8.3f}" for label, value in rows]
+            lines = [rule if value is None else f"{label:<22}{value:+8.3f}" for label, value in rows]
             if gate.endswith("_prime"):
                 lines.append(f"(M^l-1_t = {v['m_in']:+.3f})")
             return "\n".join(lines)
@@ -219,22 +222,14 @@ class CellExplorer:
             p, old, new = ("", "C_t-1", "C_t") if gate == "c" else ("'", "M^l-1_t", "M^l_t")
             keep, mem = ("f", "c_prev") if gate == "c" else ("f_prime", "m_in")
             inp, cand = ("i", "g") if gate == "c" else ("i_prime", "g_prime")
-            rows = [(f"f{p}_t · {old} (kept)", v[keep] * v[mem]), (f"i{p}_t · g{p}_t (written)", v[inp] * v[cand])]
-            return "\n".join([
-                f"{'f' + p + '_t':<6}{v[keep]:+8.3f}    {old:<8}{v[mem]:+8.3f}",
-                f"{'i' + p + '_t':<6}{v[inp]:+8.3f}    {'g' + p + '_t':<8}{v[cand]:+8.3f}",
-                rule,
-                *(f"{label:<22}{value:+8.3f}" for label, value in rows),
-                f"{new + ' = sum':<22}{v[gate]:+8.3f}",
-            ])  # fmt: skip
-        return "\n".join([
-            f"{'o_t':<22}{v['o']:+8.3f}",
-            f"{'C_t':<6}{v['c']:+8.3f}    {'M_t':<8}{v['m']:+8.3f}",
-            f"{'W_1x1 * [C_t, M_t]':<22}{v['fused']:+8.3f}",
-            f"{'tanh(W_1x1 * [C, M])':<22}{np.tanh(v['fused']):+8.3f}",
-            rule,
-            f"{'H_t = o_t · tanh(…)':<22}{v['h']:+8.3f}",
-        ])  # fmt: skip
+            rows = [(f"f{p}_t", v[keep]), (old, v[mem]), (f"i{p}_t", v[inp]), (f"g{p}_t", v[cand]), ("", None),
+                    (f"f{p}_t · {old} (kept)", v[keep] * v[mem]), (f"i{p}_t · g{p}_t (written)", v[inp] * v[cand]),
+                    (f"{new} = sum", v[gate])]  # fmt: skip
+        else:
+            rows = [("o_t", v["o"]), ("C_t (this channel)", v["c"]), ("M_t (this channel)", v["m"]),
+                    ("W_1x1 * [C_t, M_t]", v["fused"]), ("tanh(W_1x1 * [C, M])", np.tanh(v["fused"])), ("", None),
+                    ("H_t = o_t · tanh(…)", v["h"])]  # fmt: skip
+        return "\n".join(rule if value is None else f"{label:<22}{value:+8.3f}" for label, value in rows)
 
     def _values(self, gate: str, tm: dict[str, np.ndarray], at: tuple[int, ...]) -> str:
         if self.st:
