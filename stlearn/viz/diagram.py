@@ -262,7 +262,8 @@ def draw_stlstm_cell(ax: Any, focus: str | None = None) -> CellDrawing:
     pen.label(11.05, y_c, r"$C^l_t$", {"c", "o", "h"}, va="center")
     # --- the spatiotemporal memory M along the bottom: M^{l-1}_t → ×f' → + → M^l_t
     pen.label(0.95, y_m, r"$M^{l-1}_t$", spatial | {"m"}, va="center", ha="right")
-    pen.arrow((1.0, y_m), (2.18, y_m), {"m", "f_prime"})
+    pen.arrow((1.0, y_m), (1.35, y_m), spatial | {"m"}, head=False)
+    pen.arrow((1.35, y_m), (2.18, y_m), {"m", "f_prime"})
     pen.op(2.4, y_m, r"$\times$", {"f_prime", "m"})
     pen.arrow((2.62, y_m), (4.38, y_m), {"m"})
     pen.op(4.6, y_m, "+", {"m"})
@@ -270,10 +271,12 @@ def draw_stlstm_cell(ax: Any, focus: str | None = None) -> CellDrawing:
     pen.label(11.05, y_m, r"$M^l_t$", {"m", "o", "h"}, va="center")
     # --- inputs: [X_t, H^l_{t-1}] for the temporal gates (and o), [X_t, M^{l-1}_t] for the primed ones
     pen.label(0.95, y_in, r"$H^l_{t-1}$", temporal | {"o"}, va="center", ha="right")
-    pen.arrow((1.0, y_in), (8.0, y_in), temporal | {"o"}, head=False)
+    pen.arrow((1.0, y_in), (4.6, y_in), temporal | {"o"}, head=False)
+    pen.arrow((4.6, y_in), (8.0, y_in), {"o"}, head=False)
     pen.label(0.95, (y_in + y_inm) / 2, r"$X_t$", temporal | spatial | {"o"}, va="center", ha="right")
     pen.arrow((1.0, (y_in + y_inm) / 2), (1.75, (y_in + y_inm) / 2), temporal | spatial | {"o"}, head=False)
-    pen.arrow((1.75, y_inm), (1.75, y_in), temporal | spatial | {"o"}, head=False)
+    pen.arrow((1.75, (y_in + y_inm) / 2), (1.75, y_in), temporal | {"o"}, head=False)
+    pen.arrow((1.75, y_inm), (1.75, (y_in + y_inm) / 2), spatial, head=False)
     pen.arrow((1.35, y_m), (1.35, y_inm), spatial, head=False)  # M^{l-1}_t also feeds the primed gates
     pen.arrow((1.35, y_inm), (4.6, y_inm), spatial, head=False)
     for x, g, sym, name, w in ((2.4, "f", r"$\sigma$", r"$f_t$", 0.8), (3.5, "i", r"$\sigma$", r"$i_t$", 0.8),
