@@ -17,9 +17,9 @@ from .zigzag import MemoryFlow, ZigzagDiagram, memory_flow, memory_path, zigzag_
 __all__ = [
     "CELL_PARTS",
     "GATE_STYLE",
+    "ST_CELL_PARTS",
     "MemoryFlow",
     "ZigzagDiagram",
-    "ST_CELL_PARTS",
     "as_pixels",
     "cosine_histograms",
     "dbz",
