@@ -3,6 +3,7 @@
 * :mod:`~stlearn.viz.frames` — frame strips, patch channels, the dBZ colour map (lessons 1, 3, 8);
 * :mod:`~stlearn.viz.heatmaps` — gate heatmap grids with colour bars and shapes in the titles (lessons 2, 3);
 * :mod:`~stlearn.viz.diagram` — the ConvLSTM cell drawn once, one gate in focus at a time (lesson 3);
+* :mod:`~stlearn.viz.training` — loss curves and what each rollout step reads (lesson 4);
 * :mod:`~stlearn.viz.decoupling` — |cos(ΔC, ΔM)| histograms and sampling masks (lesson 7).
 """
 
@@ -10,6 +11,7 @@ from .decoupling import cosine_histograms, sampling_mask_grid
 from .diagram import CELL_PARTS, draw_convlstm_cell, focus_cell
 from .frames import as_pixels, dbz, frame_strip, patch_channels_figure, radar_colormap
 from .heatmaps import GATE_STYLE, gate_grid, gate_limits
+from .training import load_log, loss_curve, read_pattern
 
 __all__ = [
     "CELL_PARTS",
@@ -22,7 +24,10 @@ __all__ = [
     "frame_strip",
     "gate_grid",
     "gate_limits",
+    "load_log",
+    "loss_curve",
     "patch_channels_figure",
     "radar_colormap",
+    "read_pattern",
     "sampling_mask_grid",
 ]
