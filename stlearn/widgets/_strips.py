@@ -10,12 +10,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import io
+
 import numpy as np
 import torch
+from PIL import Image as PILImage
 
 from ..viz.frames import radar_colormap
+from ._canvas import FigureImage
 
-__all__ = ["FrameStrip", "FrameStyle", "frame_style", "one_sequence", "sequence_source"]
+__all__ = ["BlitImage", "FrameStrip", "FrameStyle", "frame_style", "one_sequence", "sequence_source"]
 
 KINDS = ("moving_digits", "radar")
 
@@ -67,11 +71,15 @@ class FrameStyle:
         return pixels * 70.0 - 10.0 if self.kind == "radar" else pixels
 
     def imshow(self, ax: Any, shape: tuple[int, int]) -> Any:
+        import matplotlib
+
         blank = self.show(np.zeros(shape))
+        cmap = matplotlib.colormaps[self.cmap] if isinstance(self.cmap, str) else self.cmap
+        cmap = cmap.with_extremes(bad=(0.0, 0.0, 0.0, 0.0))  # NaN (the gaps of a strip) stays transparent
         if self.norm is not None:
-            im = ax.imshow(blank, cmap=self.cmap, norm=self.norm, interpolation="nearest")
+            im = ax.imshow(blank, cmap=cmap, norm=self.norm, interpolation="nearest")
         else:
-            im = ax.imshow(blank, cmap=self.cmap, vmin=self.vmin, vmax=self.vmax, interpolation="nearest")
+            im = ax.imshow(blank, cmap=cmap, vmin=self.vmin, vmax=self.vmax, interpolation="nearest")
         ax.set_xticks([])
         ax.set_yticks([])
         return im
@@ -96,17 +104,26 @@ class FrameStrip:
 
     GAP = 2
 
-    def __init__(self, ax: Any, style: FrameStyle, n: int, shape: tuple[int, int], label: str) -> None:
+    def __init__(self, ax: Any, style: FrameStyle, n: int, shape: tuple[int, int], label: str,
+                 animated: bool = False) -> None:  # fmt: skip
         self.ax, self.style, self.n, self.shape = ax, style, n, tuple(shape)
         h, w = self.shape
         width = n * w + (n - 1) * self.GAP
         self.image = style.imshow(ax, (h, width))
-        self.image.cmap.set_bad(alpha=0.0)
-        ax.set_xticks([w / 2 - 0.5 + k * (w + self.GAP) for k in range(n)], [""] * n, fontsize=7)
-        ax.tick_params(length=0, pad=1)
+        centres = [w / 2 - 0.5 + k * (w + self.GAP) for k in range(n)]
+        # labels as plain texts under the frames (animated ones are redrawn alone, see BlitImage)
+        self.texts = [ax.text(x, h + 1, "", ha="center", va="top", fontsize=7, clip_on=False) for x in centres]
+        for artist in (self.image, *self.texts):
+            artist.set_animated(animated)
+        ax.set_xticks([])
         ax.set_ylabel(label, fontsize=8, rotation=0, ha="right", va="center", weight="bold")
         for spine in ax.spines.values():
             spine.set_visible(False)
+
+    @property
+    def artists(self) -> list[Any]:
+        """The image and the labels (what changes when :meth:`set` is called)."""
+        return [self.image, *self.texts]
 
     def set(self, frames: np.ndarray, labels: Sequence[str] | None = None) -> None:
         """Show ``frames`` (n, H, W) of pixels in [0, 1] and, optionally, one label per frame."""
@@ -117,4 +134,39 @@ class FrameStrip:
             row[:, k * (w + g) : k * (w + g) + w] = self.style.show(frames[k])
         self.image.set_data(row)
         if labels is not None:
-            self.ax.set_xticklabels(list(labels), fontsize=7)
+            for text, label in zip(self.texts, labels, strict=False):
+                text.set_text(label)
+
+
+class BlitImage(FigureImage):
+    """A :class:`FigureImage` that can redraw only its animated artists over a saved background.
+
+    :meth:`render` draws everything and keeps the background (the figure without the artists in
+    :attr:`animated`); :meth:`render_changed` restores it and draws only those artists — much cheaper
+    when most of the figure stays the same (lesson 4's GateSurgery redraws one strip and one line).
+    """
+
+    def __init__(self, figsize: tuple[float, float], dpi: int = 80) -> None:
+        super().__init__(figsize, dpi)
+        self.animated: list[Any] = []
+        self._background: Any = None
+
+    def render(self) -> None:
+        canvas = self.figure.canvas
+        canvas.draw()  # skips the animated artists
+        self._background = canvas.copy_from_bbox(self.figure.bbox)
+        self._draw_animated()
+
+    def render_changed(self) -> None:
+        if self._background is None:
+            return self.render()
+        self.figure.canvas.restore_region(self._background)
+        self._draw_animated()
+
+    def _draw_animated(self) -> None:
+        for artist in self.animated:
+            self.figure.draw_artist(artist)
+        buf = io.BytesIO()
+        PILImage.fromarray(np.asarray(self.figure.canvas.buffer_rgba())).save(buf, format="png", compress_level=1)
+        self.image.value = buf.getvalue()
+        self.renders += 1
