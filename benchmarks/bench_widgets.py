@@ -25,9 +25,17 @@ matplotlib.use("Agg")
 import numpy as np
 import torch
 
+from stlearn.metrics import persistence_forecast
 from stlearn.models import ConvLSTM, PredRNN, PredRNNV2
 from stlearn.probe import memory_increments
-from stlearn.widgets import CellExplorer, FrameViewer, GateExplorer, IncrementExplorer
+from stlearn.widgets import (
+    CellExplorer,
+    FrameViewer,
+    GateExplorer,
+    GateSurgery,
+    IncrementExplorer,
+    PredictionViewer,
+)
 
 
 def _model_and_frames(quick: bool):
@@ -95,6 +103,9 @@ def main(argv: list[str] | None = None) -> int:
     ix = IncrementExplorer(_increments(args.quick, frames))
     viewer = FrameViewer({"a": np.random.default_rng(0).random((20, 64, 64)), "b": np.zeros((20, 64, 64))})
     steps = gx.step.max
+    pv = PredictionViewer({"model": model, "persistence": persistence_forecast}, frames, sequences=(0, 1),
+                          input_len=input_len)  # fmt: skip
+    gs = GateSurgery(model, frames, sequences=(0, 1), input_len=input_len)
     cases = [
         ("GateExplorer", "step", gx.step, [3, 4, steps]),
         ("GateExplorer", "gate", gx.gate, ["i", "f", "c", "o"]),
@@ -110,8 +121,15 @@ def main(argv: list[str] | None = None) -> int:
         ("IncrementExplorer", "step", ix.step, [1, 2, 3, ix.step.max]),
         ("IncrementExplorer", "layer", ix.layer, [1, 0]),
         ("IncrementExplorer", "sequence", ix.sample, [1, 2, 3]),
+        ("PredictionViewer", "metric", pv.metric, ["ssim", "mse"]),
+        ("PredictionViewer", "sequence (cached)", pv.sequence, [1, 0]),
+        ("GateSurgery", "value (one edited model pass)", gs.value, [0.2, 0.5, 0.8]),
+        ("GateSurgery", "gate (one edited model pass)", gs.gate, ["i", "o", "f"]),
+        ("GateSurgery", "sequence (cached unmodified run)", gs.sequence, [1, 0]),
     ]
     _time(cx.layer, [1, 0], 1)  # first visit of layer 1 computes its terms once
+    _time(pv.sequence, [1, 0], 1)  # first visit of sequence 1 forecasts it once
+    _time(gs.sequence, [1, 0], 1)  # and runs the unmodified model once
     rows = []
     for widget, control, ctl, values in cases:
         wall, cpu = _time(ctl, values, repeats)

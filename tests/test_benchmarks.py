@@ -29,7 +29,9 @@ def test_bench_widgets_quick(tmp_path):
         capture_output=True,
     )
     report = json.loads((tmp_path / "widgets.json").read_text())
-    assert {r["widget"] for r in report["rows"]} == {"GateExplorer", "CellExplorer", "FrameViewer", "IncrementExplorer"}
+    assert {r["widget"] for r in report["rows"]} == {
+        "GateExplorer", "CellExplorer", "FrameViewer", "IncrementExplorer", "PredictionViewer", "GateSurgery"
+    }
     assert "| GateExplorer | step |" in (tmp_path / "widgets.md").read_text()
 
 
