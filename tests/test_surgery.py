@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from stlearn import gates
-from stlearn.models import ConvLSTM, MIM, PredRNN, PredRNNV2
+from stlearn.models import MIM, ConvLSTM, PredRNN, PredRNNV2
 from stlearn.surgery import Surgery, run_surgery, surgery_targets
 
 T, INPUT_LEN = 7, 4

@@ -6,11 +6,10 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
-
-import io
 
 import numpy as np
 import torch

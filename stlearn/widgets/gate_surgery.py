@@ -87,8 +87,8 @@ class GateSurgery:
         self.edit = widgets.Dropdown(options=[(EDIT_LABELS[e], e) for e in edits], value="clamp",
                                      description="edit", layout=row, style=desc)  # fmt: skip
         self.gate = widgets.Dropdown(options=gate_options, value="f", description="gate", layout=row, style=desc)
-        self.layer = widgets.Dropdown(options=[("all layers", -1)] + [(f"layer {k}", k) for k in range(model.num_layers)],
-                                      value=0, description="layer", layout=row, style=desc)  # fmt: skip
+        layers = [("all layers", -1)] + [(f"layer {k}", k) for k in range(model.num_layers)]
+        self.layer = widgets.Dropdown(options=layers, value=0, description="layer", layout=row, style=desc)
         self.steps = widgets.Dropdown(
             options=[(f"forecast (t ≥ {input_len})", "forecast"), (f"encoder (t < {input_len})", "encoder"),
                      ("all steps", "all")],

@@ -20,7 +20,7 @@ _COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")
 
 def _forecasters(where: str, models: Any) -> dict[str, Callable[[torch.Tensor, int], torch.Tensor]]:
     """name → f(inputs (1, T_in, C, H, W), pred_len) for models (``.predict``) or plain callables."""
-    if isinstance(models, torch.nn.Module) or callable(models) and not isinstance(models, Mapping):
+    if isinstance(models, torch.nn.Module) or (callable(models) and not isinstance(models, Mapping)):
         models = {getattr(models, "name", "") or type(models).__name__: models}
     if not isinstance(models, Mapping) or not models:
         raise TypeError(f"{where}: 'models' must be a model or a dict name → model, got {type(models).__name__}")
