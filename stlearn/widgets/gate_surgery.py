@@ -229,8 +229,10 @@ class GateSurgery:
         mod = self.modified()
         self.strips["modified"].set(mod["pred"], [f"MSE {v:.0f}" for v in mod["mse"]])
         self.line_mod.set_ydata(mod["mse"])
-        # the error axis in steps of 50: a new scale needs a full redraw, the same one only the changed artists
-        top = 50.0 * np.ceil(1.1 * max(float(base["mse"].max()), float(mod["mse"].max()), 1.0) / 50.0)
+        # the error axis on a coarse scale (100, 200, 400, ...): a new scale needs a full redraw, the same one
+        # only the changed artists
+        worst = 1.1 * max(float(base["mse"].max()), float(mod["mse"].max()), 1.0)
+        top = 100.0 * 2.0 ** max(0.0, np.ceil(np.log2(worst / 100.0)))
         if self.ax_err.get_ylim()[1] != top:
             self.ax_err.set_ylim(0, top)
             full = True
