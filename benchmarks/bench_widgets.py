@@ -27,9 +27,18 @@ matplotlib.use("Agg")
 import numpy as np
 import torch
 
+from stlearn.metrics import persistence_forecast
 from stlearn.models import ConvLSTM, PredRNN, PredRNNV2
 from stlearn.probe import memory_increments
-from stlearn.widgets import CellExplorer, FrameViewer, GateExplorer, IncrementExplorer, ZigzagFlow
+from stlearn.widgets import (
+    CellExplorer,
+    FrameViewer,
+    GateExplorer,
+    GateSurgery,
+    IncrementExplorer,
+    PredictionViewer,
+    ZigzagFlow,
+)
 
 
 def _model_and_frames(quick: bool):
@@ -116,6 +125,9 @@ def main(argv: list[str] | None = None) -> int:
     cx_st = CellExplorer(st_model, frames[0], input_len=input_len)
     viewer = FrameViewer({"a": np.random.default_rng(0).random((20, 64, 64)), "b": np.zeros((20, 64, 64))})
     steps = gx.step.max
+    pv = PredictionViewer({"model": model, "persistence": persistence_forecast}, frames, sequences=(0, 1),
+                          input_len=input_len)  # fmt: skip
+    gs = GateSurgery(model, frames, sequences=(0, 1), input_len=input_len)
     cases = [
         ("GateExplorer", "step", gx.step, [3, 4, steps]),
         ("GateExplorer", "gate", gx.gate, ["i", "f", "c", "o"]),
@@ -141,12 +153,19 @@ def main(argv: list[str] | None = None) -> int:
         ("IncrementExplorer", "sequence", ix.sample, [1, 2, 3]),
         ("ZigzagFlow", "hop (play)", zf.play, [1, 2, 3, 4, 5, zf.hop.max]),
         ("ZigzagFlow", "cells show", zf.quantity, ["norm ‖M‖", "mean |C|", "mean |M|"]),
+        ("PredictionViewer", "metric", pv.metric, ["ssim", "mse"]),
+        ("PredictionViewer", "sequence (cached)", pv.sequence, [1, 0]),
+        ("GateSurgery", "value (one edited model pass)", gs.value, [0.2, 0.5, 0.8]),
+        ("GateSurgery", "gate (one edited model pass)", gs.gate, ["i", "o", "f"]),
+        ("GateSurgery", "sequence (cached unmodified run)", gs.sequence, [1, 0]),
     ]
     _time(zf.wiring, ["cut", "zigzag"], 1)  # first visit of the cut wiring runs the copied model once
     cases.append(("ZigzagFlow", "wiring (cached)", zf.wiring, ["cut", "zigzag"]))
     _time(cx.layer, [1, 0], 1)  # first visit of layer 1 computes its terms once
     _time(cx_st.layer, [1, 0], 1)
     gx_st.trace_of(1)  # the sequence rows time cached switches
+    _time(pv.sequence, [1, 0], 1)  # first visit of sequence 1 forecasts it once
+    _time(gs.sequence, [1, 0], 1)  # and runs the unmodified model once
     rows = []
     for widget, control, ctl, values in cases:
         wall, cpu = _time(ctl, values, repeats)

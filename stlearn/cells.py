@@ -22,7 +22,29 @@ from ._checks import check_frame_size, check_frame_tensor, check_kernel_size, ch
 
 Tensor = torch.Tensor
 
-__all__ = ["ConvLSTMCell", "ConvLSTMTrace", "STLSTMCell", "STLSTMTrace"]
+__all__ = ["ConvLSTMCell", "ConvLSTMTrace", "GateEdit", "STLSTMCell", "STLSTMTrace"]
+
+
+class GateEdit:
+    """The trace path's edit hook; this base changes nothing (gate surgery, lesson 4: :mod:`stlearn.surgery`).
+
+    ``pre(name, z)`` receives the input-convolution term of gate ``name`` (e.g. :math:`W_{xf} * X_t`) before
+    the gate adds the rest of its pre-activation, so ``z + δ`` shifts the whole pre-activation by δ;
+    ``post(name, value)`` receives each computed value (gate or state) and returns what the cell uses from
+    then on. Only :meth:`ConvLSTMCell.trace` and :meth:`STLSTMCell.trace` call it; the fast path never does.
+
+    Taught in lesson 4 ("Gate surgery").
+    """
+
+    def pre(self, name: str, z: Tensor) -> Tensor:
+        return z
+
+    def post(self, name: str, value: Tensor) -> Tensor:
+        return value
+
+
+#: the edit of an ordinary trace: none
+_NO_EDIT = GateEdit()
 
 
 class _Record:
@@ -245,21 +267,25 @@ class ConvLSTMCell(_Cell):
         return h, c
 
     def trace(
-        self, x: Tensor, state: tuple[Tensor, Tensor] | None = None
+        self, x: Tensor, state: tuple[Tensor, Tensor] | None = None, edit: GateEdit | None = None
     ) -> tuple[tuple[Tensor, Tensor], ConvLSTMTrace]:
-        """Trace path: the same step through :mod:`stlearn.gates`, returning ``((H_t, C_t), record)``."""
+        """Trace path: the same step through :mod:`stlearn.gates`, returning ``((H_t, C_t), record)``.
+
+        ``edit`` (a :class:`GateEdit`, lesson 4's gate surgery) may change each gate and state; None changes nothing.
+        """
+        e = _NO_EDIT if edit is None else edit
         h_prev, c_prev = self._states("ConvLSTMCell.trace", x, state)
         x_i, x_f, x_c, x_o = self.conv_x(x).chunk(4, dim=1)
         h_i, h_f, h_c, h_o = self.conv_h(h_prev).chunk(4, dim=1)
         b_i = b_f = b_c = b_o = None
         if self.bias is not None:
             b_i, b_f, b_c, b_o = self.bias.chunk(4)
-        i = gates.input_gate(x_i, h_i, c_prev, self.w_ci, b_i)
-        f = gates.forget_gate(x_f, h_f, c_prev, self.w_cf, b_f, forget_bias=self.forget_bias)
-        c_tilde = gates.cell_candidate(x_c, h_c, b_c)
-        c = gates.cell_update(f, c_prev, i, c_tilde)
-        o = gates.output_gate(x_o, h_o, c, self.w_co, b_o)
-        h = gates.hidden_state(o, c)
+        i = e.post("i", gates.input_gate(e.pre("i", x_i), h_i, c_prev, self.w_ci, b_i))
+        f = e.post("f", gates.forget_gate(e.pre("f", x_f), h_f, c_prev, self.w_cf, b_f, forget_bias=self.forget_bias))
+        c_tilde = e.post("c_tilde", gates.cell_candidate(e.pre("c_tilde", x_c), h_c, b_c))
+        c = e.post("c", gates.cell_update(f, c_prev, i, c_tilde))
+        o = e.post("o", gates.output_gate(e.pre("o", x_o), h_o, c, self.w_co, b_o))
+        h = e.post("h", gates.hidden_state(o, c))
         return (h, c), ConvLSTMTrace(i=i, f=f, c_tilde=c_tilde, c=c, o=o, h=h)
 
 
@@ -369,26 +395,35 @@ class STLSTMCell(_Cell):
         return h_new, c_new, m_new
 
     def trace(
-        self, x: Tensor, h: Tensor | None = None, c: Tensor | None = None, m: Tensor | None = None
+        self,
+        x: Tensor,
+        h: Tensor | None = None,
+        c: Tensor | None = None,
+        m: Tensor | None = None,
+        edit: GateEdit | None = None,
     ) -> tuple[tuple[Tensor, Tensor, Tensor], STLSTMTrace]:
-        """Trace path through :mod:`stlearn.gates`: ``((H^l_t, C^l_t, M^l_t), record)``."""
+        """Trace path through :mod:`stlearn.gates`: ``((H^l_t, C^l_t, M^l_t), record)``.
+
+        ``edit`` (a :class:`GateEdit`, lesson 4's gate surgery) may change each gate and memory; None changes nothing.
+        """
+        e = _NO_EDIT if edit is None else edit
         h_prev, c_prev, m_in = self._states("STLSTMCell.trace", x, h, c, m)
         x_i, x_f, x_g, x_ip, x_fp, x_gp, x_o = self.conv_x(x).chunk(7, dim=1)
         h_i, h_f, h_g, h_o = self.conv_h(h_prev).chunk(4, dim=1)
         m_i, m_f, m_g = self.conv_m(m_in).chunk(3, dim=1)
         # temporal memory: the ConvLSTM gates without peepholes, forget bias +1
-        i = gates.input_gate(x_i, h_i)
-        f = gates.forget_gate(x_f, h_f, forget_bias=self.forget_bias)
-        g = gates.cell_candidate(x_g, h_g)
-        c_new = gates.cell_update(f, c_prev, i, g)
+        i = e.post("i", gates.input_gate(e.pre("i", x_i), h_i))
+        f = e.post("f", gates.forget_gate(e.pre("f", x_f), h_f, forget_bias=self.forget_bias))
+        g = e.post("g", gates.cell_candidate(e.pre("g", x_g), h_g))
+        c_new = e.post("c", gates.cell_update(f, c_prev, i, g))
         # spatiotemporal memory: the primed gates read M from the layer below
-        i_p = gates.spatial_input_gate(x_ip, m_i)
-        f_p = gates.spatial_forget_gate(x_fp, m_f, forget_bias=self.forget_bias)
-        g_p = gates.spatial_candidate(x_gp, m_g)
-        m_new = gates.spatial_memory_update(f_p, m_in, i_p, g_p)
+        i_p = e.post("i_prime", gates.spatial_input_gate(e.pre("i_prime", x_ip), m_i))
+        f_p = e.post("f_prime", gates.spatial_forget_gate(e.pre("f_prime", x_fp), m_f, forget_bias=self.forget_bias))
+        g_p = e.post("g_prime", gates.spatial_candidate(e.pre("g_prime", x_gp), m_g))
+        m_new = e.post("m", gates.spatial_memory_update(f_p, m_in, i_p, g_p))
         # output fusion over [C, M]
         w_co = self.conv_o if self.layer_norm else self.conv_o[0].weight
-        o = gates.st_output_gate(x_o, h_o, c_new, m_new, w_co)
-        h_new = gates.st_hidden_state(o, c_new, m_new, self.conv_last.weight)
+        o = e.post("o", gates.st_output_gate(e.pre("o", x_o), h_o, c_new, m_new, w_co))
+        h_new = e.post("h", gates.st_hidden_state(o, c_new, m_new, self.conv_last.weight))
         record = STLSTMTrace(i=i, f=f, g=g, c=c_new, i_prime=i_p, f_prime=f_p, g_prime=g_p, m=m_new, o=o, h=h_new)
         return (h_new, c_new, m_new), record

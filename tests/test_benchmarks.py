@@ -35,6 +35,8 @@ def test_bench_widgets_quick(tmp_path):
         "FrameViewer",
         "IncrementExplorer",
         "ZigzagFlow",
+        "PredictionViewer",
+        "GateSurgery",
     }
     assert "| GateExplorer | step |" in (tmp_path / "widgets.md").read_text()
     assert "| ZigzagFlow | hop (play) |" in (tmp_path / "widgets.md").read_text()

@@ -4,7 +4,8 @@
 * :mod:`~stlearn.viz.heatmaps` — gate heatmap grids with colour bars and shapes in the titles (lessons 2, 3);
 * :mod:`~stlearn.viz.diagram` — the ConvLSTM cell (lesson 3) and the ST-LSTM cell (lesson 5) drawn once,
   one gate in focus at a time;
-* :mod:`~stlearn.viz.decoupling` — |cos(ΔC, ΔM)| histograms and sampling masks (lesson 7).
+* :mod:`~stlearn.viz.training` — loss curves and what each rollout step reads (lesson 4);
+* :mod:`~stlearn.viz.decoupling` — |cos(ΔC, ΔM)| histograms and sampling masks (lesson 7);
 * :mod:`~stlearn.viz.zigzag` — PredRNN's stack as a layers × steps grid with the paths of M and C (lesson 6).
 """
 
@@ -12,6 +13,7 @@ from .decoupling import cosine_histograms, sampling_mask_grid
 from .diagram import CELL_PARTS, ST_CELL_PARTS, draw_convlstm_cell, draw_stlstm_cell, focus_cell
 from .frames import as_pixels, dbz, frame_strip, patch_channels_figure, radar_colormap
 from .heatmaps import GATE_STYLE, gate_grid, gate_limits
+from .training import load_log, loss_curve, read_pattern
 from .zigzag import MemoryFlow, ZigzagDiagram, memory_flow, memory_path, zigzag_figure
 
 __all__ = [
@@ -29,10 +31,13 @@ __all__ = [
     "frame_strip",
     "gate_grid",
     "gate_limits",
+    "load_log",
+    "loss_curve",
     "memory_flow",
     "memory_path",
     "patch_channels_figure",
     "radar_colormap",
+    "read_pattern",
     "sampling_mask_grid",
     "zigzag_figure",
 ]

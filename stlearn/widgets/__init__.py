@@ -5,6 +5,10 @@
   gate, channel and a pixel probe, beside input, prediction and ground truth (lesson 3);
 * :class:`CellExplorer` — the live cell diagram: one gate in focus with its equation, shapes and
   the values at one pixel and step flowing through it (lesson 3);
+* :class:`PredictionViewer` — inputs, ground truth and each model's forecast as frame strips, with a
+  metric per lead time (lesson 4; lessons 8 and 9 compare models with it);
+* :class:`GateSurgery` — edit one gate (clamp, bias, scale; zero M, cut the zigzag for PredRNN) during
+  the forecast and compare with the unmodified run (lesson 4);
 * :class:`IncrementExplorer` — where PredRNN-V2's memory increments ΔC and ΔM agree, per model,
   sample, step and layer (lesson 7).
 * :class:`ZigzagFlow` — PredRNN's memory M travelling up the stack and back to the bottom, hop by
@@ -20,7 +24,17 @@ once per sequence (cached). Errors in a callback appear in the view's red error 
 from .cell_explorer import CellExplorer
 from .frame_viewer import FrameViewer
 from .gate_explorer import GateExplorer
+from .gate_surgery import GateSurgery
 from .increment_explorer import IncrementExplorer
+from .prediction_viewer import PredictionViewer
 from .zigzag_flow import ZigzagFlow
 
-__all__ = ["CellExplorer", "FrameViewer", "GateExplorer", "IncrementExplorer", "ZigzagFlow"]
+__all__ = [
+    "CellExplorer",
+    "FrameViewer",
+    "GateExplorer",
+    "GateSurgery",
+    "IncrementExplorer",
+    "PredictionViewer",
+    "ZigzagFlow",
+]

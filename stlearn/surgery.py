@@ -1,0 +1,305 @@
+r"""Gate surgery: change one gate of a trained model during a rollout and watch the forecast (lesson 4).
+
+A :class:`Surgery` names an edit, a gate (or state), the layers and the steps it acts on.
+:func:`run_surgery` runs the model at test time (true frames for steps t < input_len, its own
+predictions after) with **every** cell on its trace path (:mod:`stlearn.gates`), handing the edit to
+the cells' ``trace`` (:class:`stlearn.cells.GateEdit`) at the chosen (step, layer) only. The
+unmodified run is the same call with ``surgery=None``, so an identity edit (scale 1, bias 0) gives
+bit-identical predictions; the models' fast ``forward`` is not involved and unchanged.
+
+The edits, for a gate or state :math:`g` of layer :math:`l` at step :math:`t` (all channels and pixels):
+
+* ``"clamp"``: :math:`g \leftarrow v` — the computed value is replaced by the constant v, after the
+  activation; every later line of the step uses v. E.g. clamping :math:`f_t` to 0 gives
+  :math:`C_t = i_t \odot \tilde C_t`.
+* ``"scale"``: :math:`g \leftarrow s\,g`, after the activation.
+* ``"bias"``: δ is added **inside** the activation, to the pre-activation — for the forget gate
+  :math:`f_t = \sigma(W_{xf} * X_t + W_{hf} * H_{t-1} + W_{cf} \odot C_{t-1} + b_f + \delta)`, exactly as
+  if the bias :math:`b_f` were :math:`b_f + \delta` at those steps. The gate stays in its range. Gates only
+  (i, f, c_tilde / g, o and the primed gates), not the states C, M, H.
+* ``"zero_m"`` (PredRNN, PredRNN-V2): :math:`M^l_t \leftarrow 0` right after its update, so the
+  layer's output fusion and the next reader of M (the layer above, or layer 0 at the next step) see 0.
+* ``"cut_zigzag"`` (PredRNN, PredRNN-V2): the same weights run with ``zigzag=False`` at every step
+  and layer: layer l reads its own :math:`M^l_{t-1}` instead of :math:`M^{l-1}_t` (layer 0 instead of
+  :math:`M^{L-1}_{t-1}`) — the memory no longer travels up the stack and back down.
+
+Steps: step t reads :math:`X_t` and predicts :math:`\hat x_{t+1}`. ``"encoder"`` = the steps that
+read true frames (t < input_len), ``"forecast"`` = those that read the model's own predictions
+(t ≥ input_len), ``"all"``, or explicit step numbers.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from .cells import ConvLSTMCell, GateEdit, STLSTMCell
+from .models.base import ModelTrace, TraceSpec, _Tracer
+from .models.patching import patch_frames, unpatch_frames
+
+Tensor = torch.Tensor
+
+__all__ = ["EDITS", "Surgery", "SurgeryResult", "run_surgery", "surgery_targets"]
+
+#: the edits :class:`Surgery` knows
+EDITS = ("clamp", "bias", "scale", "zero_m", "cut_zigzag")
+
+# what each cell computes, with the range of its activation ("state": not a gate, no bias)
+_CONVLSTM = {"i": (0.0, 1.0), "f": (0.0, 1.0), "c_tilde": (-1.0, 1.0), "o": (0.0, 1.0), "c": "state", "h": "state"}
+_STLSTM = {
+    "i": (0.0, 1.0), "f": (0.0, 1.0), "g": (-1.0, 1.0), "c": "state",
+    "i_prime": (0.0, 1.0), "f_prime": (0.0, 1.0), "g_prime": (-1.0, 1.0), "m": "state",
+    "o": (0.0, 1.0), "h": "state",
+}  # fmt: skip
+
+
+def surgery_targets(model: torch.nn.Module) -> dict[str, Any]:
+    """The gates and states of ``model`` that a :class:`Surgery` may edit: name → (low, high) range or "state".
+
+    ConvLSTM: ``i, f, c_tilde, o`` and the states ``c, h``; PredRNN / PredRNN-V2 (ST-LSTM):
+    ``i, f, g, i_prime, f_prime, g_prime, o`` and ``c, m, h``. Other models raise TypeError.
+
+    Taught in lesson 4 ("Gate surgery").
+    """
+    cells = list(getattr(model, "cell_list", []))
+    if cells and all(isinstance(c, ConvLSTMCell) for c in cells):
+        return dict(_CONVLSTM)
+    if cells and all(isinstance(c, STLSTMCell) for c in cells):
+        return dict(_STLSTM)
+    raise TypeError(
+        f"gate surgery works on ConvLSTM, PredRNN and PredRNN-V2 (ConvLSTM or ST-LSTM cells); "
+        f"got {type(model).__name__}"
+    )
+
+
+@dataclass(frozen=True)
+class Surgery:
+    """One intervention: ``edit`` of ``gate`` by ``value`` in ``layers`` at ``steps``.
+
+    Args:
+        edit: one of :data:`EDITS`; see the module docstring for the equation of each.
+        gate: the gate or state to edit (:func:`surgery_targets`); None for ``zero_m`` (it edits
+            ``m``) and ``cut_zigzag``.
+        value: v (clamp), δ (bias) or s (scale); unused by ``zero_m`` and ``cut_zigzag``.
+        layers: a layer index, a sequence of them, or None for every layer.
+        steps: ``"all"``, ``"encoder"`` (t < input_len), ``"forecast"`` (t ≥ input_len), a step
+            number or a sequence of them.
+
+    Taught in lesson 4 ("Gate surgery").
+    """
+
+    edit: str
+    gate: str | None = None
+    value: float = 0.0
+    layers: int | Sequence[int] | None = None
+    steps: str | int | Sequence[int] = "all"
+
+    def __post_init__(self) -> None:
+        if self.edit not in EDITS:
+            raise ValueError(f"Surgery: 'edit' must be one of {EDITS}, got {self.edit!r}")
+        if self.edit in ("zero_m", "cut_zigzag"):
+            if self.gate not in (None, "m"):
+                raise ValueError(f"Surgery: edit {self.edit!r} takes no gate (it acts on M), got gate={self.gate!r}")
+        elif not isinstance(self.gate, str):
+            raise ValueError(f"Surgery: edit {self.edit!r} needs a gate name, e.g. gate='f'; got {self.gate!r}")
+        if isinstance(self.value, bool) or not isinstance(self.value, (int, float)) or not math.isfinite(self.value):
+            raise ValueError(f"Surgery: 'value' must be a finite number, got {self.value!r}")
+        if self.edit == "cut_zigzag" and (self.layers is not None or self.steps != "all"):
+            raise ValueError("Surgery: 'cut_zigzag' acts on every step and layer; leave layers=None, steps='all'")
+
+    @property
+    def target(self) -> str | None:
+        """The gate or state the edit changes (``"m"`` for zero_m, None for cut_zigzag)."""
+        return "m" if self.edit == "zero_m" else self.gate
+
+    def describe(self) -> str:
+        """The edit as one line of text, e.g. ``f ← 0 (clamp), layers [0], steps forecast``."""
+        where = f"layers {'all' if self.layers is None else self.layers}, steps {self.steps}"
+        if self.edit == "cut_zigzag":
+            return "zigzag cut: layer l reads its own M^l_{t-1} (every step and layer)"
+        if self.edit == "zero_m":
+            return f"M ← 0 after its update, {where}"
+        what = {
+            "clamp": f"{self.gate} ← {self.value:g}",
+            "scale": f"{self.gate} ← {self.value:g}·{self.gate}",
+            "bias": f"{self.gate} = act(pre-activation {self.value:+g})",
+        }[self.edit]
+        return f"{what} ({self.edit}), {where}"
+
+
+class _Edit(GateEdit):
+    """The cells' hook for one :class:`Surgery` (it is only handed to the chosen steps and layers)."""
+
+    def __init__(self, kind: str, target: str, value: float) -> None:
+        self.kind, self.target, self.value = kind, target, float(value)
+
+    def pre(self, name: str, z: Tensor) -> Tensor:
+        if self.kind == "bias" and name == self.target:
+            # z_g ← z_g + δ: the whole pre-activation of gate g moves by δ (as if its bias were b_g + δ)
+            return z + self.value
+        return z
+
+    def post(self, name: str, value: Tensor) -> Tensor:
+        if name != self.target:
+            return value
+        if self.kind == "clamp":
+            # g ← v at every channel and pixel (zero_m: M^l_t ← 0)
+            return torch.full_like(value, self.value)
+        if self.kind == "scale":
+            # g ← s·g
+            return value * self.value
+        return value
+
+
+class _SurgeryTracer(_Tracer):
+    """Every (step, layer) on the trace path; the edit goes to the chosen ones only."""
+
+    def __init__(self, n_steps: int, n_layers: int, edit: GateEdit | None, steps: frozenset, layers: frozenset):
+        super().__init__("run_surgery", TraceSpec(), n_steps, n_layers)
+        self.edit, self.edit_steps, self.edit_layers = edit, steps, layers
+
+    def call(self, t: int, layer: int, cell: torch.nn.Module, *args: Any) -> Any:
+        chosen = t in self.edit_steps and layer in self.edit_layers
+        out, record = cell.trace(*args, edit=self.edit if chosen else None)  # type: ignore[operator]
+        self.records[(t, layer)] = record
+        return out
+
+
+@dataclass(frozen=True)
+class SurgeryResult:
+    """What :func:`run_surgery` returns (lesson 4).
+
+    Attributes:
+        predictions: the forecast, (B, T − input_len, C, H, W) (not clipped).
+        next_frames: every one-step prediction :math:`\\hat x_1 … \\hat x_{T-1}`, (B, T − 1, C, H, W).
+        trace: the (edited) record of every step and layer.
+        steps: the steps the edit acted on; ``layers``: the layers.
+    """
+
+    predictions: Tensor
+    next_frames: Tensor
+    trace: ModelTrace
+    steps: tuple[int, ...]
+    layers: tuple[int, ...]
+
+
+def _resolve_layers(where: str, layers: Any, n_layers: int) -> frozenset[int]:
+    if layers is None:
+        return frozenset(range(n_layers))
+    wanted = [layers] if isinstance(layers, int) and not isinstance(layers, bool) else layers
+    if isinstance(wanted, (str, bytes)) or not isinstance(wanted, Sequence) or not wanted:
+        raise ValueError(f"{where}: 'layers' must be None, a layer index or a list of them, got {layers!r}")
+    out = set()
+    for k in wanted:
+        if isinstance(k, bool) or not isinstance(k, int) or not -n_layers <= k < n_layers:
+            raise ValueError(f"{where}: layer {k!r} does not exist; the model has layers 0 … {n_layers - 1}")
+        out.add(k % n_layers)
+    return frozenset(out)
+
+
+def _resolve_steps(where: str, steps: Any, n_steps: int, input_len: int) -> frozenset[int]:
+    named = {
+        "all": range(n_steps),
+        "encoder": range(min(input_len, n_steps)),  # steps that read true frames
+        "forecast": range(input_len, n_steps),  # steps that read the model's own predictions
+    }
+    if isinstance(steps, str):
+        if steps not in named:
+            raise ValueError(f"{where}: 'steps' must be 'all', 'encoder', 'forecast' or step numbers, got {steps!r}")
+        return frozenset(named[steps])
+    wanted = [steps] if isinstance(steps, int) and not isinstance(steps, bool) else steps
+    if not isinstance(wanted, Sequence) or not wanted:
+        raise ValueError(f"{where}: 'steps' must be 'all', 'encoder', 'forecast' or step numbers, got {steps!r}")
+    for t in wanted:
+        if isinstance(t, bool) or not isinstance(t, int) or not 0 <= t < n_steps:
+            raise ValueError(f"{where}: step {t!r} does not exist; this run has steps 0 … {n_steps - 1}")
+    return frozenset(wanted)
+
+
+def _check_surgery(where: str, model: torch.nn.Module, surgery: Surgery) -> None:
+    targets = surgery_targets(model)
+    name = type(model).__name__
+    if surgery.edit in ("zero_m", "cut_zigzag") and not hasattr(model, "zigzag"):
+        raise ValueError(
+            f"{where}: {name} has no spatiotemporal memory M, so {surgery.edit!r} does not apply; "
+            "it is for PredRNN and PredRNN-V2"
+        )
+    if surgery.edit == "cut_zigzag":
+        if not model.zigzag:  # type: ignore[attr-defined]
+            raise ValueError(f"{where}: this {name} already runs without the zigzag (zigzag=False)")
+        return
+    gate = surgery.target
+    if gate not in targets:
+        raise ValueError(f"{where}: {name} has no gate or state {gate!r}; it has {sorted(targets)}")
+    kind = targets[gate]
+    if surgery.edit == "bias" and kind == "state":
+        raise ValueError(
+            f"{where}: 'bias' shifts a gate's pre-activation, and {gate!r} is a state, not a gate; "
+            "use 'clamp' or 'scale' on it"
+        )
+    if surgery.edit == "clamp" and kind != "state" and not kind[0] <= surgery.value <= kind[1]:
+        raise ValueError(
+            f"{where}: gate {gate!r} takes values in [{kind[0]:g}, {kind[1]:g}]; cannot clamp it to {surgery.value:g}"
+        )
+
+
+def run_surgery(
+    model: torch.nn.Module, frames: Tensor, surgery: Surgery | None = None, input_len: int = 10
+) -> SurgeryResult:
+    """Test-time rollout of ``model`` over ``frames`` with ``surgery`` applied (None: unmodified).
+
+    Args:
+        model: a ConvLSTM, PredRNN or PredRNN-V2 (:mod:`stlearn.models`).
+        frames: (B, T, C, H, W) in [0, 1]; the first ``input_len`` are read, T − input_len are forecast
+            (the remaining true frames are only needed by the caller to score the forecast).
+        surgery: the edit, or None for the unmodified run (same computation path, so an identity edit
+            reproduces it bit for bit).
+        input_len: frames read before the model feeds back its own predictions.
+
+    Returns:
+        A :class:`SurgeryResult`. Runs in eval mode without gradients; the model is left as it was.
+
+    Taught in lesson 4 ("Gate surgery"); lessons 5-7 use it on PredRNN's memories.
+    """
+    where = "run_surgery"
+    surgery_targets(model)  # the model must have editable cells
+    if surgery is not None and not isinstance(surgery, Surgery):
+        raise TypeError(f"{where}: 'surgery' must be a Surgery or None, got {type(surgery).__name__}")
+    model._check_frames(where, "frames", frames)  # type: ignore[operator]
+    total_len = frames.shape[1]
+    if isinstance(input_len, bool) or not isinstance(input_len, int) or not 1 <= input_len < total_len:
+        raise ValueError(f"{where}: 'input_len' must satisfy 1 ≤ input_len < T = {total_len}, got {input_len!r}")
+    n_steps, n_layers = total_len - 1, model.num_layers
+    edit, steps, layers, cut = None, frozenset(), frozenset(), False
+    if surgery is not None:
+        _check_surgery(where, model, surgery)
+        steps = _resolve_steps(where, surgery.steps, n_steps, input_len)
+        layers = _resolve_layers(where, surgery.layers, n_layers)
+        cut = surgery.edit == "cut_zigzag"
+        if not cut:
+            edit = _Edit("clamp" if surgery.edit == "zero_m" else surgery.edit, surgery.target, surgery.value)
+    tracer = _SurgeryTracer(n_steps, n_layers, edit, steps, layers)
+    was_training, zigzag = model.training, getattr(model, "zigzag", None)
+    model.eval()
+    try:
+        if cut:
+            # same weights, M kept inside each layer: M^l_{t−1} → M^l_t
+            model.zigzag = False
+        with torch.no_grad():
+            run = model._run(patch_frames(frames, model.patch_size), None, input_len, total_len, tracer, False)
+    finally:
+        model.train(was_training)
+        if zigzag is not None:
+            model.zigzag = zigzag
+    p = model.patch_size
+    return SurgeryResult(
+        predictions=unpatch_frames(run.predictions, p),
+        next_frames=unpatch_frames(run.next_frames, p),
+        trace=run.trace,
+        steps=tuple(sorted(steps)),
+        layers=tuple(sorted(layers)),
+    )

@@ -1,0 +1,171 @@
+"""What the forecast views share: sequences from any source, frame colours, strips of frames (lesson 4).
+
+:class:`FrameStyle` turns pixels in [0, 1] into what is drawn (grey, or dBZ in the radar colours);
+:class:`FrameStrip` draws a row of frames as one image, so the views later only swap image data.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image as PILImage
+
+from ..viz.frames import radar_colormap
+from ._canvas import FigureImage
+
+__all__ = ["BlitImage", "FrameStrip", "FrameStyle", "frame_style", "one_sequence", "sequence_source"]
+
+KINDS = ("moving_digits", "radar")
+
+
+def sequence_source(where: str, frames: Any) -> Any:
+    """Index-able sequences from a SequenceDataset, uint8/float array or tensor (N, T, [1,] H, W)."""
+    if hasattr(frames, "frames") and isinstance(frames.frames, np.ndarray):
+        return frames.frames
+    if isinstance(frames, torch.Tensor | np.ndarray):
+        if frames.ndim not in (4, 5):
+            raise ValueError(f"{where}: 'frames' must be (N, T, [1,] H, W), got shape {tuple(frames.shape)}")
+        return frames
+    raise TypeError(f"{where}: 'frames' must be a SequenceDataset, array or tensor, got {type(frames).__name__}")
+
+
+def check_sequences(where: str, source: Any, sequences: Sequence[int]) -> list[int]:
+    """The sequence indices, each checked against the number of sequences."""
+    seqs = list(sequences)
+    if not seqs:
+        raise ValueError(f"{where}: 'sequences' must list at least one sequence index")
+    for k in seqs:
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 0 <= k < len(source):
+            raise ValueError(f"{where}: sequence {k!r} does not exist; there are {len(source)} (0 … {len(source) - 1})")
+    return [int(k) for k in seqs]
+
+
+def one_sequence(source: Any, index: int) -> torch.Tensor:
+    """Sequence ``index`` as a float32 tensor (1, T, 1, H, W) in [0, 1]."""
+    x = source[index]
+    x = x if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x))
+    x = x.to(torch.float32) / 255.0 if x.dtype == torch.uint8 else x.to(torch.float32)
+    if x.ndim == 3:
+        x = x[:, None]
+    return x[None]
+
+
+@dataclass(frozen=True)
+class FrameStyle:
+    """How pixels in [0, 1] are drawn: ``show(p)`` gives the drawn values, ``cmap``/``norm`` colour them."""
+
+    kind: str
+    cmap: Any
+    norm: Any = None
+    vmin: float | None = 0.0
+    vmax: float | None = 1.0
+
+    def show(self, pixels: np.ndarray) -> np.ndarray:
+        # radar: dBZ = 70·p − 10 (HKO-7 convention), coloured by the reflectivity scale
+        return pixels * 70.0 - 10.0 if self.kind == "radar" else pixels
+
+    def imshow(self, ax: Any, shape: tuple[int, int]) -> Any:
+        import matplotlib
+
+        blank = self.show(np.zeros(shape))
+        cmap = matplotlib.colormaps[self.cmap] if isinstance(self.cmap, str) else self.cmap
+        cmap = cmap.with_extremes(bad=(0.0, 0.0, 0.0, 0.0))  # NaN (the gaps of a strip) stays transparent
+        if self.norm is not None:
+            im = ax.imshow(blank, cmap=cmap, norm=self.norm, interpolation="nearest")
+        else:
+            im = ax.imshow(blank, cmap=cmap, vmin=self.vmin, vmax=self.vmax, interpolation="nearest")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        return im
+
+
+def frame_style(where: str, kind: str = "moving_digits", cmap: Any = None) -> FrameStyle:
+    """Grey frames for ``"moving_digits"``, dBZ in the radar colours for ``"radar"``; ``cmap`` overrides the grey."""
+    if kind not in KINDS:
+        raise ValueError(f"{where}: 'kind' must be one of {KINDS}, got {kind!r}")
+    if kind == "radar":
+        cm, norm = radar_colormap()
+        return FrameStyle(kind, cm, norm, None, None)
+    return FrameStyle(kind, cmap or "gray")
+
+
+class FrameStrip:
+    """One row of frames drawn as a single image (frames side by side, 2-pixel gaps), labels under them.
+
+    One image per row instead of one axes per frame keeps a redraw cheap (matplotlib's cost grows with
+    the number of axes and texts). ``set(frames, labels)`` swaps the pixels and the labels.
+    """
+
+    GAP = 2
+
+    def __init__(self, ax: Any, style: FrameStyle, n: int, shape: tuple[int, int], label: str,
+                 animated: bool = False) -> None:  # fmt: skip
+        self.ax, self.style, self.n, self.shape = ax, style, n, tuple(shape)
+        h, w = self.shape
+        width = n * w + (n - 1) * self.GAP
+        self.image = style.imshow(ax, (h, width))
+        centres = [w / 2 - 0.5 + k * (w + self.GAP) for k in range(n)]
+        # labels as plain texts under the frames (animated ones are redrawn alone, see BlitImage)
+        self.texts = [ax.text(x, h + 1, "", ha="center", va="top", fontsize=7, clip_on=False) for x in centres]
+        for artist in (self.image, *self.texts):
+            artist.set_animated(animated)
+        ax.set_xticks([])
+        ax.set_ylabel(label, fontsize=8, rotation=0, ha="right", va="center", weight="bold")
+        for spine in ax.spines.values():
+            spine.set_visible(False)
+
+    @property
+    def artists(self) -> list[Any]:
+        """The image and the labels (what changes when :meth:`set` is called)."""
+        return [self.image, *self.texts]
+
+    def set(self, frames: np.ndarray, labels: Sequence[str] | None = None) -> None:
+        """Show ``frames`` (n, H, W) of pixels in [0, 1] and, optionally, one label per frame."""
+        h, w = self.shape
+        g = self.GAP
+        row = np.full((h, self.n * w + (self.n - 1) * g), np.nan)
+        for k in range(min(self.n, len(frames))):
+            row[:, k * (w + g) : k * (w + g) + w] = self.style.show(frames[k])
+        self.image.set_data(row)
+        if labels is not None:
+            for text, label in zip(self.texts, labels, strict=False):
+                text.set_text(label)
+
+
+class BlitImage(FigureImage):
+    """A :class:`FigureImage` that can redraw only its animated artists over a saved background.
+
+    :meth:`render` draws everything and keeps the background (the figure without the artists in
+    :attr:`animated`); :meth:`render_changed` restores it and draws only those artists — much cheaper
+    when most of the figure stays the same (lesson 4's GateSurgery redraws one strip and one line).
+    """
+
+    def __init__(self, figsize: tuple[float, float], dpi: int = 80) -> None:
+        super().__init__(figsize, dpi)
+        self.animated: list[Any] = []
+        self._background: Any = None
+
+    def render(self) -> None:
+        canvas = self.figure.canvas
+        canvas.draw()  # skips the animated artists
+        self._background = canvas.copy_from_bbox(self.figure.bbox)
+        self._draw_animated()
+
+    def render_changed(self) -> None:
+        if self._background is None:
+            return self.render()
+        self.figure.canvas.restore_region(self._background)
+        self._draw_animated()
+
+    def _draw_animated(self) -> None:
+        for artist in self.animated:
+            self.figure.draw_artist(artist)
+        buf = io.BytesIO()
+        PILImage.fromarray(np.asarray(self.figure.canvas.buffer_rgba())).save(buf, format="png", compress_level=1)
+        self.image.value = buf.getvalue()
+        self.renders += 1

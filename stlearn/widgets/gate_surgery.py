@@ -1,0 +1,258 @@
+"""GateSurgery: edit one gate of a trained model during the forecast and compare with the unmodified run."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import ipywidgets as widgets
+import numpy as np
+import torch
+
+from .. import metrics
+from ..surgery import Surgery, run_surgery, surgery_targets
+from ._strips import BlitImage, FrameStrip, check_sequences, frame_style, one_sequence, sequence_source
+
+__all__ = ["GateSurgery"]
+
+#: dropdown labels of the gates and states
+TARGET_LABELS = {
+    "i": "input gate i", "f": "forget gate f", "c_tilde": "candidate C̃", "g": "candidate g",
+    "o": "output gate o", "c": "cell state C", "h": "hidden state H",
+    "i_prime": "spatial input gate i′", "f_prime": "spatial forget gate f′", "g_prime": "spatial candidate g′",
+    "m": "memory M",
+}  # fmt: skip
+
+EDIT_LABELS = {
+    "clamp": "clamp to v",
+    "bias": "add δ before the activation",
+    "scale": "scale by s",
+    "zero_m": "zero M",
+    "cut_zigzag": "cut the zigzag",
+}
+
+#: the equation shown for each edit (g stands for the chosen gate)
+EQUATIONS = {
+    "clamp": "{g} ← v  (after the activation; every later line of the step uses v)",
+    "bias": "{g} = act(its pre-activation + δ)  (as if its bias were b + δ)",
+    "scale": "{g} ← s · {g}  (after the activation)",
+    "zero_m": "M^l_t ← 0 right after its update (the output fusion and the next reader of M see 0)",
+    "cut_zigzag": "layer l reads its own M^l_(t−1) instead of M^(l−1)_t: the memory stays in its layer",
+}
+
+
+class GateSurgery:
+    """Sequence, edit, gate, layer, steps and value controls; modified forecast beside the unmodified one.
+
+    The figure shows the true future frames, the unmodified forecast and the modified one as frame
+    strips (MSE per frame under each), and below them the MSE per frame of both against the lead
+    time. The text line gives the edit's equation and the change of the mean MSE per frame and of
+    the mean SSIM over the forecast. The unmodified run is computed once per sequence (cached); each
+    change of a control runs the edited model once (:func:`stlearn.surgery.run_surgery`) — the value
+    slider updates when released.
+
+    Args:
+        model: a ConvLSTM, PredRNN or PredRNN-V2 (``zero M`` and ``cut the zigzag`` appear for PredRNN).
+        frames: sequences (N, T, [1,] H, W) — a :class:`~stlearn.data.SequenceDataset`, array or tensor.
+        sequences: the indices offered in the sequence picker.
+        input_len: input frames; steps t ≥ input_len read the model's own predictions.
+        kind: ``"moving_digits"`` (grey) or ``"radar"`` (dBZ colours); ``cmap`` overrides the grey.
+
+    ``surgery.gate.value = "f"``, ``surgery.value.value = 0.0`` etc. from Python do what the mouse
+    does. Lesson 4 ("Gate surgery"); lessons 5-7 reuse it on PredRNN's memories.
+    """
+
+    def __init__(self, model: torch.nn.Module, frames: Any, sequences: Sequence[int] = (0, 1, 2, 3), *,
+                 input_len: int = 10, kind: str = "moving_digits", cmap: Any = None) -> None:  # fmt: skip
+        where = "GateSurgery"
+        self.model = model
+        self.targets = surgery_targets(model)  # TypeError for models without ConvLSTM / ST-LSTM cells
+        self.source = sequence_source(where, frames)
+        seqs = check_sequences(where, self.source, sequences)
+        self.style = frame_style(where, kind, cmap)
+        self.input_len = int(input_len)
+        self._cache: dict[int, dict[str, Any]] = {}
+        self.runs = 0  # model passes so far (unmodified ones included)
+        self._hold = False
+        self._last_edit: str | None = None
+        first = self.baseline_of(seqs[0])
+        row = widgets.Layout(width="300px")
+        desc = {"description_width": "60px"}
+        edits = ["clamp", "bias", "scale"] + (["zero_m", "cut_zigzag"] if hasattr(model, "zigzag") else [])
+        gate_options = [(TARGET_LABELS[g], g) for g in self.targets]
+        self.sequence = widgets.Dropdown(options=[(f"sequence {k}", k) for k in seqs], value=seqs[0],
+                                         description="sequence", layout=row, style=desc)  # fmt: skip
+        self.edit = widgets.Dropdown(options=[(EDIT_LABELS[e], e) for e in edits], value="clamp",
+                                     description="edit", layout=row, style=desc)  # fmt: skip
+        self.gate = widgets.Dropdown(options=gate_options, value="f", description="gate", layout=row, style=desc)
+        layers = [("all layers", -1)] + [(f"layer {k}", k) for k in range(model.num_layers)]
+        self.layer = widgets.Dropdown(options=layers, value=0, description="layer", layout=row, style=desc)
+        self.steps = widgets.Dropdown(
+            options=[(f"forecast (t ≥ {input_len})", "forecast"), (f"encoder (t < {input_len})", "encoder"),
+                     ("all steps", "all")],
+            value="forecast", description="steps", layout=row, style=desc,
+        )  # fmt: skip
+        self.value = widgets.FloatSlider(value=0.0, min=0.0, max=1.0, step=0.05, description="v",
+                                         continuous_update=False, layout=row, style=desc)  # fmt: skip
+        self.equation = widgets.HTML()
+        self.summary = widgets.HTML()
+        self._build_figure(first)
+        guard = self.canvas.guard
+        self.sequence.observe(guard(self._update), names="value")
+        self.edit.observe(guard(self._on_edit), names="value")
+        self.gate.observe(guard(self._on_edit), names="value")
+        for control in (self.layer, self.steps, self.value):
+            control.observe(guard(self._update), names="value")
+        guard(self._on_edit)()
+        column = widgets.Layout(min_width="310px")
+        controls = widgets.HBox(
+            [widgets.VBox([self.sequence, self.edit, self.gate], layout=column),
+             widgets.VBox([self.layer, self.steps, self.value], layout=column)],
+            layout=widgets.Layout(flex_flow="row wrap"),
+        )  # fmt: skip
+        self.widget = widgets.VBox(
+            [controls, self.equation, self.summary, self.canvas.error, self.canvas.image],
+            layout=widgets.Layout(align_items="flex-start"),
+        )
+
+    # -- data ----------------------------------------------------------------------------------
+
+    def baseline_of(self, index: int) -> dict[str, Any]:
+        """Sequence ``index``: frames and the unmodified forecast with its scores (computed once, then cached)."""
+        if index not in self._cache:
+            if len(self._cache) >= 8:
+                self._cache.pop(next(iter(self._cache)))
+            x = one_sequence(self.source, index)
+            out = run_surgery(self.model, x, None, self.input_len)
+            self.runs += 1
+            self._cache[index] = {"x": x, "frames": x[0, :, 0].numpy(), **self._scores(out.predictions, x)}
+        return self._cache[index]
+
+    def _scores(self, predictions: torch.Tensor, x: torch.Tensor) -> dict[str, Any]:
+        p, target = predictions.clamp(0, 1), x[:, self.input_len :]
+        return {
+            "pred": p[0, :, 0].numpy(),
+            "mse": metrics.mse_per_frame(p, target, reduction="lead").numpy(),
+            "ssim": metrics.ssim(p, target, reduction="lead").numpy(),
+        }
+
+    def current_surgery(self) -> Surgery:
+        """The :class:`~stlearn.surgery.Surgery` the controls describe."""
+        edit = self.edit.value
+        if edit == "cut_zigzag":
+            return Surgery("cut_zigzag")
+        layers = None if self.layer.value == -1 else self.layer.value
+        gate = None if edit == "zero_m" else self.gate.value
+        return Surgery(edit, gate, float(self.value.value), layers=layers, steps=self.steps.value)
+
+    def modified(self) -> dict[str, Any]:
+        """The edited forecast of the current sequence with its scores (one model pass)."""
+        base = self.baseline_of(self.sequence.value)
+        out = run_surgery(self.model, base["x"], self.current_surgery(), self.input_len)
+        self.runs += 1
+        return self._scores(out.predictions, base["x"])
+
+    # -- drawing -------------------------------------------------------------------------------
+
+    def _build_figure(self, first: dict[str, Any]) -> None:
+        t_out = first["pred"].shape[0]
+        shape = first["frames"].shape[1:]
+        self.canvas = BlitImage((9.0, 5.6))
+        fig = self.canvas.figure
+        self.strips = {}
+        for r, label in enumerate(("ground truth", "unmodified", "modified")):
+            ax = fig.add_axes((0.13, 0.84 - r * 0.17, 0.85, 0.13))
+            self.strips[label] = FrameStrip(ax, self.style, t_out, shape, label, animated=label == "modified")
+        self.ax_err = fig.add_axes((0.13, 0.08, 0.6, 0.28))
+        lead = np.arange(1, t_out + 1)
+        self.line_base = self.ax_err.plot(lead, np.zeros(t_out), marker="o", ms=3, color="#1f77b4",
+                                          label="unmodified")[0]  # fmt: skip
+        self.line_mod = self.ax_err.plot(lead, np.zeros(t_out), marker="s", ms=3, color="#d62728",
+                                         label="modified", animated=True)[0]  # fmt: skip
+        # only the modified strip and its error line change with an edit: redrawn over a saved background
+        self.canvas.animated = [*self.strips["modified"].artists, self.line_mod]
+        self.ax_err.set_xticks(lead)
+        self.ax_err.tick_params(labelsize=7)
+        self.ax_err.set_xlabel("lead time (frames after the last input)", fontsize=8)
+        self.ax_err.set_ylabel("MSE per frame", fontsize=8)
+        self.ax_err.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+        self.ax_err.set_title("error per lead time (lower is better)", fontsize=9)
+        self.shown: int | None = None
+
+    @contextmanager
+    def _holding(self):
+        """Reconfigure controls without each change triggering a model pass."""
+        self._hold = True
+        try:
+            yield
+        finally:
+            self._hold = False
+
+    def _on_edit(self) -> None:
+        edit, gate = self.edit.value, self.gate.value
+        kind = self.targets.get(gate)
+        with self._holding():
+            if edit == "clamp":
+                low, high = (-2.0, 2.0) if kind == "state" else kind
+                settings = (low, high, 0.05, "v", 0.0)
+            elif edit == "bias":
+                settings = (-6.0, 6.0, 0.25, "δ", 0.0)
+            else:  # scale (and the edits that take no value)
+                settings = (0.0, 2.0, 0.05, "s", 1.0)
+            if edit == self._last_edit:  # same edit, other gate: keep the value where it fits
+                settings = (*settings[:4], min(max(self.value.value, settings[0]), settings[1]))
+            self._last_edit = edit
+            low, high, step, name, value = settings
+            # widen first so that the new value is always inside the range
+            self.value.min, self.value.max = min(low, self.value.min), max(high, self.value.max)
+            self.value.value = value
+            self.value.min, self.value.max, self.value.step = low, high, step
+            self.value.description = name
+            self.value.disabled = edit in ("zero_m", "cut_zigzag")
+            self.gate.disabled = edit in ("zero_m", "cut_zigzag")
+            self.layer.disabled = self.steps.disabled = edit == "cut_zigzag"
+        self._update()
+
+    def _update(self) -> None:
+        if self._hold:
+            return
+        base = self.baseline_of(self.sequence.value)
+        full = self.shown != self.sequence.value
+        if full:
+            t_in = self.input_len
+            self.strips["ground truth"].set(base["frames"][t_in:], [f"t={t_in + t}" for t in range(len(base["pred"]))])
+            self.strips["unmodified"].set(base["pred"], [f"MSE {v:.0f}" for v in base["mse"]])
+            self.line_base.set_ydata(base["mse"])
+            self.shown = self.sequence.value
+        mod = self.modified()
+        self.strips["modified"].set(mod["pred"], [f"MSE {v:.0f}" for v in mod["mse"]])
+        self.line_mod.set_ydata(mod["mse"])
+        # the error axis on a coarse scale (100, 200, 400, ...): a new scale needs a full redraw, the same one
+        # only the changed artists
+        worst = 1.1 * max(float(base["mse"].max()), float(mod["mse"].max()), 1.0)
+        top = 100.0 * 2.0 ** max(0.0, np.ceil(np.log2(worst / 100.0)))
+        if self.ax_err.get_ylim()[1] != top:
+            self.ax_err.set_ylim(0, top)
+            full = True
+        surgery = self.current_surgery()
+        g = TARGET_LABELS.get(surgery.target or "", "")
+        eq = EQUATIONS[surgery.edit].format(g=g.split(" ")[-1] if g else "g")
+        self.equation.value = f"<b>edit:</b> {html.escape(surgery.describe())}<br><b>equation:</b> {html.escape(eq)}"
+        d_mse = mod["mse"].mean() - base["mse"].mean()
+        d_ssim = mod["ssim"].mean() - base["ssim"].mean()
+        self.summary.value = (
+            f"mean MSE per frame {base['mse'].mean():.1f} → <b>{mod['mse'].mean():.1f}</b> ({d_mse:+.1f}); "
+            f"mean SSIM {base['ssim'].mean():.3f} → <b>{mod['ssim'].mean():.3f}</b> ({d_ssim:+.3f}) "
+            f"over the {len(base['mse'])} forecast frames of sequence {self.sequence.value}"
+        )
+        if full:
+            self.canvas.render()
+        else:
+            self.canvas.render_changed()
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self.widget)

@@ -1,0 +1,234 @@
+"""Lesson 4's views driven from plain Python: PredictionViewer, GateSurgery, loss_curve, read_pattern.
+
+Small seeded models on 16×16 frames stand in for the pretrained ones; no timings here
+(benchmarks/bench_widgets.py measures them).
+"""
+
+from __future__ import annotations
+
+import json
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+import torch
+
+from stlearn.metrics import mse_per_frame, persistence_forecast
+from stlearn.models import ConvLSTM, PredRNN
+from stlearn.surgery import Surgery, run_surgery
+from stlearn.viz import load_log, loss_curve, read_pattern
+from stlearn.widgets import GateSurgery, PredictionViewer
+
+T, INPUT_LEN = 8, 4
+
+
+@pytest.fixture(scope="module")
+def convlstm():
+    torch.manual_seed(0)
+    m = ConvLSTM(frame_size=(16, 16), patch_size=4, hidden_channels=[4, 3])
+    with torch.no_grad():
+        for cell in m.cell_list:
+            cell.bias.normal_(0, 0.5)
+    return m.eval()
+
+
+@pytest.fixture(scope="module")
+def predrnn():
+    torch.manual_seed(1)
+    return PredRNN(frame_size=(16, 16), patch_size=4, hidden_channels=[4, 4]).eval()
+
+
+@pytest.fixture(scope="module")
+def frames():
+    return torch.rand(3, T, 1, 16, 16, generator=torch.Generator().manual_seed(2))
+
+
+def _pixels(strip):
+    return np.asarray(strip.image.get_array(), dtype=float)
+
+
+# --------------------------------------------------------------------------- PredictionViewer
+
+
+def test_prediction_viewer_shows_each_models_forecast_and_its_error(convlstm, frames):
+    viewer = PredictionViewer({"convlstm": convlstm, "persistence": persistence_forecast}, frames,
+                              sequences=(0, 1), input_len=INPUT_LEN)  # fmt: skip
+    assert set(viewer.strips) == {"inputs", "ground truth", "convlstm", "persistence"}
+    with torch.no_grad():
+        pred = convlstm.predict(frames[1:2, :INPUT_LEN], T - INPUT_LEN).clamp(0, 1)
+    before = _pixels(viewer.strips["convlstm"]).copy()
+    viewer.sequence.value = 1
+    assert viewer.canvas.last_error is None
+    row = _pixels(viewer.strips["convlstm"])
+    assert not np.allclose(np.nan_to_num(row), np.nan_to_num(before))
+    np.testing.assert_allclose(row[:, :16], pred[0, 0, 0].numpy(), atol=1e-6)  # first frame of the strip
+    mse = mse_per_frame(pred, frames[1:2, INPUT_LEN:], reduction="lead").numpy()
+    assert viewer.strips["convlstm"].texts[0].get_text() == f"MSE {mse[0]:.0f}"
+    np.testing.assert_allclose(viewer.lines["convlstm"].get_ydata(), mse, rtol=1e-5)
+    # the persistence forecast repeats the last input frame
+    np.testing.assert_allclose(_pixels(viewer.strips["persistence"])[:, :16], frames[1, INPUT_LEN - 1, 0].numpy())
+
+
+def test_prediction_viewer_metric_switch_redraws_only_the_plot_and_caches_forecasts(convlstm, frames):
+    viewer = PredictionViewer(convlstm, frames, sequences=(0, 1), input_len=INPUT_LEN)
+    assert viewer.runs == 1
+    strip_renders, plot_renders = viewer.canvas.renders, viewer.plot.renders
+    viewer.metric.value = "ssim"
+    assert viewer.canvas.renders == strip_renders and viewer.plot.renders == plot_renders + 1
+    assert np.all(viewer.lines["convlstm"].get_ydata() <= 1.0)
+    assert "SSIM" in viewer.summary.value
+    viewer.sequence.value = 1
+    viewer.sequence.value = 0
+    assert viewer.runs == 2  # one forecast per sequence
+
+
+def test_prediction_viewer_radar_offers_csi_and_draws_dbz(convlstm, frames):
+    viewer = PredictionViewer({"m": convlstm}, frames, sequences=(0,), input_len=INPUT_LEN, kind="radar")
+    keys = [v for _, v in viewer.metric.options]
+    assert keys == ["mse", "ssim", "csi0", "csi1", "csi2"]
+    viewer.metric.value = "csi0"
+    assert viewer.canvas.last_error is None
+    row = _pixels(viewer.strips["inputs"])
+    np.testing.assert_allclose(row[:, :16], frames[0, 0, 0].numpy() * 70 - 10, rtol=1e-6)  # dBZ = 70·p − 10
+
+
+def test_prediction_viewer_rejects_bad_arguments(convlstm, frames):
+    with pytest.raises(TypeError, match="'models'"):
+        PredictionViewer({}, frames)
+    with pytest.raises(ValueError, match="'kind'"):
+        PredictionViewer(convlstm, frames, sequences=(0,), kind="satellite", input_len=INPUT_LEN)
+    with pytest.raises(ValueError, match="sequence 7 does not exist"):
+        PredictionViewer(convlstm, frames, sequences=(7,), input_len=INPUT_LEN)
+    with pytest.raises(ValueError, match="'frames' must be"):
+        PredictionViewer(convlstm, torch.rand(16, 16))
+
+
+# --------------------------------------------------------------------------- GateSurgery
+
+
+def test_gate_surgery_shows_the_edited_forecast_beside_the_unmodified_one(convlstm, frames):
+    ui = GateSurgery(convlstm, frames, sequences=(0, 1), input_len=INPUT_LEN)
+    assert ui.canvas.last_error is None
+    x = frames[0:1]
+    base = run_surgery(convlstm, x, None, INPUT_LEN).predictions.clamp(0, 1)[0, :, 0].numpy()
+    edited = run_surgery(convlstm, x, Surgery("clamp", "f", 0.0, layers=0, steps="forecast"), INPUT_LEN)
+    np.testing.assert_allclose(_pixels(ui.strips["unmodified"])[:, :16], base[0])
+    mod = edited.predictions.clamp(0, 1)[0, :, 0].numpy()
+    np.testing.assert_allclose(_pixels(ui.strips["modified"])[:, 18:34], mod[1])
+    ui.edit.value = "scale"  # s = 1: the identity
+    assert ui.value.value == 1.0 and ui.value.description == "s"
+    np.testing.assert_array_equal(_pixels(ui.strips["modified"]), _pixels(ui.strips["unmodified"]))
+    assert "(+0.0)" in ui.summary.value
+    ui.value.value = 0.5
+    assert not np.array_equal(_pixels(ui.strips["modified"]), _pixels(ui.strips["unmodified"]))
+    assert "s·" in ui.equation.value or "0.5·f" in ui.equation.value
+
+
+def test_gate_surgery_value_range_follows_edit_and_gate(convlstm, frames):
+    ui = GateSurgery(convlstm, frames, sequences=(0,), input_len=INPUT_LEN)
+    ui.gate.value = "c_tilde"  # tanh: clamp in [-1, 1]
+    assert (ui.value.min, ui.value.max) == (-1.0, 1.0)
+    ui.edit.value = "bias"
+    assert ui.value.value == 0.0 and ui.value.min < 0 < ui.value.max
+    ui.layer.value = -1
+    ui.steps.value = "all"
+    assert ui.current_surgery() == Surgery("bias", "c_tilde", 0.0, layers=None, steps="all")
+    assert "zero_m" not in [v for _, v in ui.edit.options]  # ConvLSTM has no M
+    assert ui.canvas.last_error is None
+
+
+def test_gate_surgery_caches_the_unmodified_run_and_runs_once_per_edit(convlstm, frames):
+    ui = GateSurgery(convlstm, frames, sequences=(0, 1), input_len=INPUT_LEN)
+    runs = ui.runs  # one unmodified + one modified pass
+    assert runs == 2
+    ui.value.value = 0.5
+    assert ui.runs == runs + 1
+    ui.sequence.value = 1
+    ui.sequence.value = 0
+    assert ui.runs == runs + 1 + 3  # sequence 1: unmodified + modified; back to 0: modified only
+
+
+def test_gate_surgery_predrnn_memory_edits(predrnn, frames):
+    ui = GateSurgery(predrnn, frames, sequences=(0,), input_len=INPUT_LEN)
+    assert {"zero_m", "cut_zigzag"} <= {v for _, v in ui.edit.options}
+    ui.edit.value = "cut_zigzag"
+    assert ui.layer.disabled and ui.gate.disabled and ui.value.disabled
+    assert ui.current_surgery() == Surgery("cut_zigzag")
+    assert not np.allclose(_pixels(ui.strips["modified"]), _pixels(ui.strips["unmodified"]), equal_nan=True)
+    ui.edit.value = "zero_m"
+    assert ui.current_surgery().target == "m" and ui.canvas.last_error is None
+    ui.edit.value = "clamp"
+    ui.gate.value = "f_prime"
+    assert ui.canvas.last_error is None
+
+
+def test_gate_surgery_shows_errors_in_the_widget(convlstm, frames, monkeypatch):
+    ui = GateSurgery(convlstm, frames, sequences=(0,), input_len=INPUT_LEN)
+
+    def broken():
+        raise RuntimeError("no luck")
+
+    monkeypatch.setattr(ui, "modified", broken)
+    ui.value.value = 0.3
+    assert isinstance(ui.canvas.last_error, RuntimeError)
+    assert "no luck" in ui.canvas.error.value
+
+
+def test_gate_surgery_rejects_models_without_gates(frames):
+    from stlearn.models import MIM
+
+    with pytest.raises(TypeError, match="ConvLSTM, PredRNN and PredRNN-V2"):
+        GateSurgery(MIM(frame_size=(16, 16), patch_size=4, hidden_channels=[4, 4]), frames)
+
+
+# --------------------------------------------------------------------------- loss curve, read pattern
+
+
+def test_loss_curve_from_a_log_file_and_from_records(tmp_path):
+    records = [
+        {"iteration": 10, "loss": 0.05, "mse": 0.05, "val_mse_per_frame": 300.0},
+        {"iteration": 20, "loss": 0.04, "mse": 0.04, "val_mse_per_frame": 250.0},
+    ]
+    path = tmp_path / "run.log.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    assert load_log(path) == records
+    fig = loss_curve(path)
+    ax, ax2 = fig.axes
+    np.testing.assert_allclose(ax.lines[0].get_ydata(), [0.05, 0.04])
+    np.testing.assert_allclose(ax2.lines[0].get_ydata(), [300.0, 250.0])
+    plt.close(fig)
+    fig = loss_curve([{"iteration": 1, "loss": 0.1}, {"iteration": 2, "loss": 0.09}])  # a live run, no validation yet
+    assert len(fig.axes) == 1
+    plt.close(fig)
+    with pytest.raises(FileNotFoundError):
+        loss_curve(tmp_path / "missing.jsonl")
+    with pytest.raises(ValueError, match="iteration"):
+        loss_curve([{"loss": 1.0}])
+    with pytest.raises(ValueError, match="no records"):
+        loss_curve([])
+
+
+def test_shipped_training_logs_draw():
+    from stlearn.paths import data_dir
+
+    path = data_dir() / "checkpoints" / "moving_digits" / "convlstm.log.jsonl"
+    fig = loss_curve(path)
+    assert len(fig.axes[0].lines[0].get_xdata()) == len(load_log(path))
+    plt.close(fig)
+
+
+def test_read_pattern_marks_true_frames_and_own_predictions():
+    mask = torch.tensor([1.0, 1.0, 0.0, 1.0, 0.0, 0.0])  # T = 8
+    fig = read_pattern({"training": mask, "test": None}, input_len=4)
+    grid = fig.axes[0].images[0].get_array()
+    np.testing.assert_array_equal(grid[0], [1, 1, 1, 0, 1, 0, 0])
+    np.testing.assert_array_equal(grid[1], [1, 1, 1, 1, 0, 0, 0])
+    plt.close(fig)
+    with pytest.raises(ValueError, match="at least one mask"):
+        read_pattern({"test": None}, input_len=4)
+    with pytest.raises(ValueError, match="one sample"):
+        read_pattern({"batch": torch.ones(2, 6)}, input_len=4)
