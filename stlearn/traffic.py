@@ -149,7 +149,7 @@ def load_traffic_model(name: str) -> torch.nn.Module:
 
 
 def train_traffic_model(
-    name: str, iterations: int = 1000, batch_size: int = 16, lr: float = 3e-3, seed: int = 0,
+    name: str, iterations: int = 600, batch_size: int = 8, lr: float = 3e-3, seed: int = 0,
     split: TrafficSplit | None = None, log_every: int = 100,
 ) -> tuple[torch.nn.Module, list[dict[str, float]]]:
     """Train a tiny model of :data:`TRAFFIC_MODELS` on the city (Adam, lr decayed linearly to lr/10).
@@ -186,19 +186,20 @@ def train_traffic_model(
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m stlearn.traffic", description=__doc__.splitlines()[0])
     parser.add_argument("models", nargs="+", choices=sorted(TRAFFIC_MODELS))
-    parser.add_argument("--iterations", type=int, default=1000)
+    parser.add_argument("--iterations", type=int, default=600)
+    parser.add_argument("--batch-size", type=int, default=8)
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     split = traffic_split()
     for name in args.models:
-        model, log = train_traffic_model(name, args.iterations, split=split)
+        model, log = train_traffic_model(name, args.iterations, args.batch_size, split=split)
         scores = traffic_scores(model_forecast(model, split), split)
         print(name, log[-1], scores["rmse"], scores["mae"], flush=True)
         ck = Checkpoint(
             model_name=name, model_config=dict(model.config), state_dict=model.state_dict(),
             data={"dataset": "traffic", "seed": TRAFFIC_SEED, "days": DAYS, "train_days": TRAIN_DAYS,
                   "input_len": INPUT_LEN, "pred_len": PRED_LEN},
-            training={"iterations": args.iterations, "batch_size": 16, "lr": 3e-3, "seed": 0, "log": log},
+            training={"iterations": args.iterations, "batch_size": args.batch_size, "lr": 3e-3, "seed": 0, "log": log},
             metrics=scores,
         )
         save_checkpoint(ck, traffic_checkpoint_path(name))

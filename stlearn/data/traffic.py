@@ -16,8 +16,9 @@ What the city contains (all in :class:`TrafficConfig`):
   business cells and out of the residential ones, an **evening rush** (peak 17:30) the other way;
   on weekends no rush hours, a broad midday bump, and 30 % less traffic;
 * three **arterial roads** (a row, a column and a diagonal through the centre) that carry extra
-  through-traffic. The rush reaches each road cell with a delay of ``wave_lag`` intervals per
-  cell: inward in the morning, outward in the evening, so peaks travel along the roads;
+  through-traffic, in shorter peaks than the districts'. The rush reaches each road cell with a
+  delay of ``wave_lag`` intervals per cell (0.5: 7.5 minutes per km, 2 hours along a road):
+  inward in the morning, outward in the evening, so peaks travel along the roads;
 * **incidents**: a few per day; each blocks a road cell and a queue grows upstream one cell per
   interval (flow on the queued cells drops to ``incident_flow_factor``) for 1–2 hours, then
   clears;
@@ -54,6 +55,9 @@ __all__ = [
 
 #: Documented seed of the lesson's city.
 TRAFFIC_SEED = 90_090_009
+
+#: the arterials' rush peaks last half as long as the districts' (a commuter wave, not a plateau)
+ROAD_RUSH_WIDTH = 0.5
 
 
 @dataclass(frozen=True)
@@ -140,12 +144,17 @@ def _gauss(h: np.ndarray, mu: float, sigma: float) -> np.ndarray:
     return np.exp(-0.5 * ((h - mu) / sigma) ** 2)
 
 
-def _profiles(hours: np.ndarray, weekend: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Background, morning-rush and evening-rush profiles for each time (hours of day, weekend flags)."""
+def _profiles(
+    hours: np.ndarray, weekend: np.ndarray, width: float = 1.0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Background, morning-rush and evening-rush profiles for each time (hours of day, weekend flags).
+
+    ``width`` scales the rush peaks' durations (the arterials' through-traffic peaks are narrower).
+    """
     night = 0.15 + 0.85 / (1 + np.exp(-(hours - 6.0) * 1.5)) / (1 + np.exp((hours - 22.5) * 1.2))
     background = np.where(weekend, night * (0.6 + 0.5 * _gauss(hours, 13.5, 3.0)), night * 0.6)
-    morning = np.where(weekend, 0.0, _gauss(hours, 8.0, 1.0))
-    evening = np.where(weekend, 0.0, _gauss(hours, 17.5, 1.4))
+    morning = np.where(weekend, 0.0, _gauss(hours, 8.0, 1.0 * width))
+    evening = np.where(weekend, 0.0, _gauss(hours, 17.5, 1.4 * width))
     return background, morning, evening
 
 
@@ -189,8 +198,8 @@ def generate_traffic(days: int = 28, seed: int = TRAFFIC_SEED, config: TrafficCo
         length = len(cells)
         for k, (y, x) in enumerate(cells):
             d_in, d_out = k * cfg.wave_lag * minutes, (length - 1 - k) * cfg.wave_lag * minutes
-            _, m_k, _ = _profiles(hours - d_in, weekend)
-            _, _, e_k = _profiles(hours - d_out, weekend)
+            _, m_k, _ = _profiles(hours - d_in, weekend, ROAD_RUSH_WIDTH)
+            _, _, e_k = _profiles(hours - d_out, weekend, ROAD_RUSH_WIDTH)
             road[:, y, x] += volume * cfg.road_flow * (0.25 * background + m_k + e_k)
     inflow = inflow + road
     outflow = outflow + road
