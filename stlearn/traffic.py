@@ -60,7 +60,7 @@ TRAFFIC_MODELS: dict[str, dict[str, Any]] = {
 
 @dataclass(frozen=True)
 class TrafficSplit:
-    """The worked example's data: the series (vehicles) and its windows (model units, [0, 1]).
+    """Lesson 9's worked example data: the series (vehicles) and its windows (model units, [0, 1]).
 
     Attributes:
         series: (T, 2, 16, 16) float32 vehicles per interval, T = 28 × 96.
@@ -92,7 +92,10 @@ def traffic_split() -> TrafficSplit:
 
 
 def baseline_forecasts(split: TrafficSplit) -> dict[str, np.ndarray]:
-    """Persistence and historical-average forecasts of the test windows, in vehicles: (N, 4, 2, 16, 16) each."""
+    """Persistence and historical-average forecasts of the test windows, in vehicles: (N, 4, 2, 16, 16) each.
+
+    Taught in lesson 9 (the traffic-flow worked example's baselines).
+    """
     cfg = split.config
     per_day = cfg.steps_per_day
     table = historical_average(split.series, TRAIN_DAYS, cfg)
@@ -108,6 +111,8 @@ def traffic_scores(forecast: np.ndarray | torch.Tensor, split: TrafficSplit) -> 
     """RMSE and MAE (vehicles per cell per interval) of a forecast of the test windows, overall and per lead time.
 
     ``forecast``: (N_test, 4, 2, 16, 16) in vehicles. The truth is the raw (unclipped) series.
+
+    Taught in lesson 9 (the traffic-flow worked example).
     """
     pred = np.asarray(forecast.detach().cpu() if isinstance(forecast, torch.Tensor) else forecast, dtype=np.float64)
     times = split.test_starts[:, None] + INPUT_LEN + np.arange(PRED_LEN)[None]
@@ -126,7 +131,7 @@ def traffic_scores(forecast: np.ndarray | torch.Tensor, split: TrafficSplit) -> 
 
 
 def model_forecast(model: torch.nn.Module, split: TrafficSplit, batch_size: int = 64) -> np.ndarray:
-    """A model's forecasts of the test windows, in vehicles (N_test, 4, 2, 16, 16)."""
+    """A model's forecasts of the test windows, in vehicles (N_test, 4, 2, 16, 16) (lesson 9)."""
     outs = []
     for i in range(0, len(split.test), batch_size):
         outs.append(model.predict(split.test[i : i + batch_size, :INPUT_LEN], PRED_LEN).clamp(0, 1))  # type: ignore[operator]
@@ -134,7 +139,7 @@ def model_forecast(model: torch.nn.Module, split: TrafficSplit, batch_size: int 
 
 
 def traffic_checkpoint_path(name: str) -> Path:
-    """``data/checkpoints/traffic/<name>.pt``."""
+    """``data/checkpoints/traffic/<name>.pt``, where the worked example's tiny models are shipped (lesson 9)."""
     if name not in TRAFFIC_MODELS:
         raise ValueError(f"unknown traffic model {name!r}; choose one of {sorted(TRAFFIC_MODELS)}")
     return data_dir() / "checkpoints" / "traffic" / f"{name}.pt"
@@ -156,6 +161,9 @@ def train_traffic_model(
 
     Scheduled sampling as PredRNN's, scaled to the run: the probability of reading the true frame
     on forecast steps falls from 1 to 0 over the first half. Deterministic for a given ``seed``.
+    ``python -m stlearn.traffic`` made the shipped checkpoints with it.
+
+    Taught in lesson 9 (the traffic-flow worked example; lesson 4 explains the training loop).
     """
     if name not in TRAFFIC_MODELS:
         raise ValueError(f"unknown traffic model {name!r}; choose one of {sorted(TRAFFIC_MODELS)}")

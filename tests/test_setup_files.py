@@ -183,6 +183,9 @@ def test_cli_runs():
         "stlearn.widgets.gate_explorer",
         "stlearn.widgets.cell_explorer",
         "stlearn.widgets._canvas",
+        "stlearn.complexity",
+        "stlearn.data.traffic",
+        "stlearn.traffic",
     ],
 )
 def test_public_functions_name_their_lesson(module):

@@ -62,7 +62,7 @@ ROAD_RUSH_WIDTH = 0.5
 
 @dataclass(frozen=True)
 class TrafficConfig:
-    """Parameters of the synthetic city (defaults: the lesson's).
+    """Parameters of the synthetic city (defaults: lesson 9's worked example).
 
     Attributes:
         size: grid side (cells of ``cell_km``); interval_min: minutes per frame.
