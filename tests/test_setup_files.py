@@ -191,6 +191,9 @@ def test_cli_runs():
         "stlearn.widgets._canvas",
         "stlearn.viz.zigzag",
         "stlearn.widgets.zigzag_flow",
+        "stlearn.complexity",
+        "stlearn.data.traffic",
+        "stlearn.traffic",
     ],
 )
 def test_public_functions_name_their_lesson(module):
