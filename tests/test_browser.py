@@ -43,6 +43,10 @@ WIDGET_LESSONS = {
     "01_spatiotemporal_data.ipynb": 90,
     "02_lstm_to_convlstm.ipynb": 90,
     "03_convlstm_gates.ipynb": 120,
+    "04_training_convlstm.ipynb": 150,
+    "05_st_lstm.ipynb": 150,
+    "06_zigzag_memory.ipynb": 150,
+    "07_predrnn_v2.ipynb": 150,
 }
 
 # Console messages JupyterLab itself prints on a closed network; anything else is a failure.
