@@ -91,17 +91,26 @@ def unfused_stlstm_step(cell: STLSTMCell, x, h, c, m):
 
 
 def time_interleaved(fns: dict, repeats: int, warmup: int = 2) -> dict[str, dict[str, float]]:
-    """Median and min milliseconds of each function, run in rotation (A, B, C, A, B, C, …)."""
+    """Median and min milliseconds of each function, run in rotation (A, B, C, A, B, C, …).
+
+    Wall-clock (``median_ms``, ``min_ms``) and process CPU time (``cpu_median_ms``: all threads'
+    CPU seconds, which on a loaded machine leaves out the time the process waited for a core).
+    """
     for _ in range(warmup):
         for fn in fns.values():
             fn()
     times: dict[str, list[float]] = {k: [] for k in fns}
+    cpu: dict[str, list[float]] = {k: [] for k in fns}
     for _ in range(repeats):
         for name, fn in fns.items():
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             fn()
             times[name].append((time.perf_counter() - t0) * 1e3)
-    return {k: {"median_ms": statistics.median(v), "min_ms": min(v)} for k, v in times.items()}
+            cpu[name].append((time.process_time() - c0) * 1e3)
+    return {
+        k: {"median_ms": statistics.median(v), "min_ms": min(v), "cpu_median_ms": statistics.median(cpu[k])}
+        for k, v in times.items()
+    }
 
 
 PATHS = ("fast", "trace", "per_input", "unfused")
@@ -179,9 +188,11 @@ def run(quick: bool = False, repeats: int | None = None, progress=print, only: s
     return rows
 
 
-def markdown(rows: list[dict]) -> list[str]:
+def markdown(rows: list[dict], clock: str = "median_ms") -> list[str]:
+    """The table; ``clock="cpu_median_ms"`` shows CPU time (fairer on a shared machine with 1 thread)."""
     lines = [
-        "Median of interleaved steps, milliseconds. `train` = forward + backward. `per_input` = one convolution",
+        ("Median CPU time" if clock.startswith("cpu") else "Median wall-clock time")
+        + " of interleaved steps, milliseconds. `train` = forward + backward. `per_input` = one convolution",
         "per input (the fast path before the [X, H] fusion); `unfused` = one convolution per gate and input.",
         "",
         "`GFLOP/s` = the convolutions' multiply-adds (×3 for train: backward ≈ 2 × forward) over the fast path's",
@@ -193,7 +204,7 @@ def markdown(rows: list[dict]) -> list[str]:
     ]
     for case in dict.fromkeys(r["case"] for r in rows):
         for mode in ("inference", "train"):
-            t = {r["path"]: r["median_ms"] for r in rows if r["case"] == case and r["mode"] == mode}
+            t = {r["path"]: r[clock] for r in rows if r["case"] == case and r["mode"] == mode}
             gflop = next(r["conv_gflop"] for r in rows if r["case"] == case and r["mode"] == mode)
             lines.append(
                 f"| {case} | {mode} | {t['fast']:.2f} | {t['trace']:.2f} | {t['trace'] / t['fast']:.2f} "
@@ -208,6 +219,7 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="tiny sizes and few repeats (used by the tests)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=None)
+    ap.add_argument("--cpu-time", action="store_true", help="tabulate CPU time, not wall-clock (loaded machine)")
     ap.add_argument("--cases", default="", help="only the cases whose name contains this, e.g. 'b8'")
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
     args = ap.parse_args()
@@ -216,7 +228,11 @@ def main() -> None:
     machine = machine_info()
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "cells.json").write_text(json.dumps({"machine": machine, "rows": rows}, indent=1))
-    lines = [f"# Cell step times (CPU, {machine['summary']})", "", *markdown(rows)]
+    lines = [
+        f"# Cell step times (CPU, {machine['summary']})",
+        "",
+        *markdown(rows, "cpu_median_ms" if args.cpu_time else "median_ms"),
+    ]
     (args.out / "cells.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

@@ -62,7 +62,11 @@ def train_flops(model, batch: int) -> float | None:
         from stlearn.complexity import rollout_flops
     except ImportError:
         return None
-    d = rollout_flops(model, batch=batch, seq_len=FRAMES, input_len=INPUT_LEN)
+    try:
+        d = rollout_flops(model, batch=batch, seq_len=FRAMES, input_len=INPUT_LEN)
+    except Exception as exc:  # its API may differ from what this expects: leave the column out
+        print(f"    rollout_flops failed ({type(exc).__name__}: {exc}); no FLOPs column")
+        return None
     for key in ("flops", "forward_flops", "total_flops", "total"):
         if isinstance(d.get(key), (int, float)):
             return 3.0 * float(d[key])
@@ -95,6 +99,7 @@ def measure(name: str, batch: int, variant: str, repeats: int, config: dict | No
         model = model.to(memory_format=torch.channels_last)
     step_model = model
     if "compile" in variant:
+        torch._dynamo.reset()  # a fresh model: compile it from scratch, within the recompile limit
         step_model = torch.compile(model, mode="reduce-overhead" if "cudagraphs" in variant else None)
     opt = torch.optim.Adam(model.parameters(), lr=1e-4, fused=True)
     autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if bf16 else contextlib.nullcontext
@@ -145,7 +150,8 @@ def run(quick: bool = False, repeats: int = 20, progress=print) -> list[dict]:
         tiny = {"hidden_channels": [4, 4], "frame_size": [16, 16]}
         return [measure("convlstm", 2, v, 2, tiny) for v in ("fp32", "bf16")]
     for name, batch in CASES:
-        variants = VARIANTS if (name, batch) == ("predrnn", 16) else ("fp32", "trace", "bf16", "bf16+compile")
+        # compiling the unrolled 19-step rollout takes a minute or more: only for the target case
+        variants = VARIANTS if (name, batch) == ("predrnn", 16) else ("fp32", "trace", "unfused", "bf16")
         for variant in variants:
             if variant == "unfused" and name not in ("convlstm", "predrnn"):
                 continue

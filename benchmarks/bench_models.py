@@ -66,17 +66,20 @@ def config_for(name: str, size: str) -> dict:
     raise ValueError(f"unknown size {size!r}")
 
 
-def _use_unfused(model) -> None:
-    """Replace every ConvLSTM / ST-LSTM cell's forward by the per-gate baseline of bench_cells."""
+def _use_unfused(model, per_input: bool = False) -> None:
+    """Replace every ConvLSTM / ST-LSTM cell's forward by a baseline of bench_cells: one convolution
+    per gate and input, or (``per_input``) one per input — the fast path before the [X, H] fusion."""
     from stlearn.cells import ConvLSTMCell, STLSTMCell
 
-    from .bench_cells import unfused_convlstm_step, unfused_stlstm_step
+    from . import bench_cells as bc
 
+    conv_step = bc.per_input_convlstm_step if per_input else bc.unfused_convlstm_step
+    st_step = bc.per_input_stlstm_step if per_input else bc.unfused_stlstm_step
     for cell in model.modules():
         if isinstance(cell, ConvLSTMCell):
-            cell.forward = lambda x, state, cell=cell: unfused_convlstm_step(cell, x, *state)
+            cell.forward = lambda x, state, cell=cell: conv_step(cell, x, *state)
         elif isinstance(cell, STLSTMCell):
-            cell.forward = lambda x, h, c, m, cell=cell: unfused_stlstm_step(cell, x, h, c, m)
+            cell.forward = lambda x, h, c, m, cell=cell: st_step(cell, x, h, c, m)
 
 
 def _maxrss_mb() -> float:
@@ -87,8 +90,8 @@ def measure_one(name: str, size: str, path: str, repeats: int, batch: int = BATC
     """Run in a fresh process: inference then training-step times and peak-RSS growth."""
     torch.manual_seed(0)
     model = build_model(name, **config_for(name, size))
-    if path == "unfused":
-        _use_unfused(model)
+    if path in ("unfused", "per_input"):
+        _use_unfused(model, per_input=path == "per_input")
     hw = model.frame_size
     frames = torch.rand(batch, FRAMES, 1, *hw)
     mask = torch.ones(batch, FRAMES - 2)
@@ -111,12 +114,14 @@ def measure_one(name: str, size: str, path: str, repeats: int, batch: int = BATC
 
     result = {"model": name, "size": size, "path": path, "batch": batch, "repeats": repeats}
     for what, fn in (("infer", infer), ("train", train)):
-        times = []
+        times, cpu = [], []
         for _ in range(repeats):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             fn()
             times.append((time.perf_counter() - t0) * 1e3)
+            cpu.append((time.process_time() - c0) * 1e3)
         result[f"{what}_ms"] = statistics.median(times)
+        result[f"{what}_cpu_ms"] = statistics.median(cpu)  # all threads' CPU time: fairer on a loaded machine
         result[f"{what}_peak_mb"] = _maxrss_mb() - base
     result["params"] = sum(p.numel() for p in model.parameters())
     return result
@@ -161,14 +166,18 @@ def markdown(rows: list[dict]) -> list[str]:
         "(the trace path: a no-grad forward recording every gate).",
         "Peak MB = growth of the peak resident set over the built model (CPU), or of the peak allocated (CUDA).",
         "",
-        "| model | size | path | train ms | infer ms | train peak MB | infer peak MB | × fast (train) | params |",
-        "|---|---|---|---:|---:|---:|---:|---:|---:|",
+        "CPU ms = process CPU time (all threads), the fairer number when other processes share the cores.",
+        "",
+        "| model | size | path | train ms | infer ms | train CPU ms | infer CPU ms | train peak MB | infer peak MB "
+        "| × fast (train) | params |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     fast = {(r["model"], r["size"]): r["train_ms"] for r in rows if r["path"] == "fast"}
     for r in rows:
         ratio = r["train_ms"] / fast[(r["model"], r["size"])] if (r["model"], r["size"]) in fast else float("nan")
         lines.append(
             f"| {r['model']} | {r['size']} | {r['path']} | {r['train_ms']:.0f} | {r['infer_ms']:.0f} "
+            f"| {r.get('train_cpu_ms', float('nan')):.0f} | {r.get('infer_cpu_ms', float('nan')):.0f} "
             f"| {r['train_peak_mb']:.0f} | {r['infer_peak_mb']:.0f} | {ratio:.2f} | {r['params'] / 1e6:.2f} M |"
         )
     return lines
