@@ -150,7 +150,8 @@ class _Cell(nn.Module):
                 f"{where}: input 'x' must have frame size (H, W) = {self.frame_size} as the cell was built for "
                 f"(peephole / layer-norm weights are per pixel), got {tuple(x.shape[2:])}"
             )
-        if self.conv_x[0].weight.dtype != x.dtype:  # type: ignore[index]
+        # under torch.autocast the activations are bf16/fp16 while the weights stay float32: allowed
+        if self.conv_x[0].weight.dtype != x.dtype and not torch.is_autocast_enabled(x.device.type):  # type: ignore[index]
             raise TypeError(
                 f"{where}: input 'x' has dtype {x.dtype} but the cell's weights are "
                 f"{self.conv_x[0].weight.dtype}; convert with cell.to({x.dtype})"  # type: ignore[index]
@@ -163,7 +164,8 @@ class _Cell(nn.Module):
             raise ValueError(
                 f"{where}: state '{name}' must have shape (B, C_hidden, H, W) = {ref_shape}, got {tuple(s.shape)}"
             )
-        if s.dtype != x.dtype or s.device != x.device:
+        dtype_differs = s.dtype != x.dtype and not torch.is_autocast_enabled(x.device.type)
+        if dtype_differs or s.device != x.device:
             raise TypeError(f"{where}: state '{name}' is {s.dtype} on {s.device} but 'x' is {x.dtype} on {x.device}")
 
 
