@@ -56,8 +56,18 @@ def gpu_peaks() -> dict | None:
     return None
 
 
+_FLOPS: dict[tuple[str, str, int], float | None] = {}
+
+
 def train_flops(model, batch: int) -> float | None:
-    """FLOPs of one training step (3 × forward), or None without ``stlearn.complexity``."""
+    """FLOPs of one training step (3 × forward), or None without ``stlearn.complexity`` (cached per model)."""
+    key = (model.name, json.dumps(model.config, sort_keys=True), batch)
+    if key not in _FLOPS:
+        _FLOPS[key] = _train_flops(model, batch)
+    return _FLOPS[key]
+
+
+def _train_flops(model, batch: int) -> float | None:
     try:
         from stlearn.complexity import rollout_flops
     except ImportError:
