@@ -1,17 +1,22 @@
-"""Time one cell step, fast path vs trace path (and an unfused per-gate baseline), on CPU.
+"""Time one cell step: fast path vs trace path, and two unfused baselines, interleaved, on CPU.
 
-Usage:  python benchmarks/bench_cells.py [--quick] [--threads N] [--out benchmarks/results]
+Usage:  python benchmarks/bench_cells.py [--quick] [--threads N] [--repeats N] [--out benchmarks/results]
 
 Writes ``cells.json`` and ``cells.md`` (with the machine it ran on) under ``--out``.
 Sizes: the lessons' (32 hidden channels, 16×16 patched frames, kernel 3, batch 1 and 8) and the
 paper's Moving MNIST layer (128 hidden channels, 16×16, kernel 5, batch 8, 16 input channels).
+
+Paths: ``fast`` (the cell's forward: one convolution over [X, H] for ConvLSTM, two for the
+ST-LSTM), ``trace`` (``cell.trace``), ``per_input`` (one convolution per input, all gates at
+once: the fast path before the [X, H] fusion) and ``unfused`` (one convolution per gate and
+input). The paths are timed **interleaved** (fast, trace, per_input, unfused, fast, …) and the
+median taken, so that load from other processes on a shared machine affects all alike.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import platform
 import statistics
 import time
 from pathlib import Path
@@ -20,6 +25,31 @@ import torch
 import torch.nn.functional as F
 
 from stlearn import ConvLSTMCell, STLSTMCell
+
+try:  # run as a script (python benchmarks/bench_cells.py) or as a module (python -m benchmarks)
+    from benchmarks.machine import machine_info
+except ImportError:  # pragma: no cover
+    from machine import machine_info  # type: ignore[no-redef]
+
+
+def per_input_convlstm_step(cell: ConvLSTMCell, x, h, c):
+    """One convolution per input (conv_x, conv_h) and a separate bias add — the fast path before fusion."""
+    z = cell.conv_x(x) + cell.conv_h(h) + cell.bias.view(1, -1, 1, 1)
+    z_i, z_f, z_c, z_o = z.chunk(4, dim=1)
+    c_new = torch.sigmoid(z_f + cell.w_cf * c) * c + torch.sigmoid(z_i + cell.w_ci * c) * torch.tanh(z_c)
+    return torch.sigmoid(z_o + cell.w_co * c_new) * torch.tanh(c_new), c_new
+
+
+def per_input_stlstm_step(cell: STLSTMCell, x, h, c, m):
+    """ST-LSTM with one convolution per input (conv_x, conv_h, conv_m) — the fast path before fusion."""
+    x_i, x_f, x_g, x_ip, x_fp, x_gp, x_o = cell.conv_x(x).chunk(7, dim=1)
+    h_i, h_f, h_g, h_o = cell.conv_h(h).chunk(4, dim=1)
+    m_i, m_f, m_g = cell.conv_m(m).chunk(3, dim=1)
+    c_new = torch.sigmoid(x_f + h_f + 1.0) * c + torch.sigmoid(x_i + h_i) * torch.tanh(x_g + h_g)
+    m_new = torch.sigmoid(x_fp + m_f + 1.0) * m + torch.sigmoid(x_ip + m_i) * torch.tanh(x_gp + m_g)
+    mem = torch.cat([c_new, m_new], dim=1)
+    o = torch.sigmoid(x_o + h_o + cell.conv_o(mem))
+    return o * torch.tanh(cell.conv_last(mem)), c_new, m_new
 
 
 def unfused_convlstm_step(cell: ConvLSTMCell, x, h, c):
@@ -60,15 +90,30 @@ def unfused_stlstm_step(cell: STLSTMCell, x, h, c, m):
     return o * torch.tanh(cell.conv_last(mem)), c_new, m_new
 
 
-def timeit(fn, repeats: int, warmup: int = 3) -> dict[str, float]:
+def time_interleaved(fns: dict, repeats: int, warmup: int = 2) -> dict[str, dict[str, float]]:
+    """Median and min milliseconds of each function, run in rotation (A, B, C, A, B, C, …).
+
+    Wall-clock (``median_ms``, ``min_ms``) and process CPU time (``cpu_median_ms``: all threads'
+    CPU seconds, which on a loaded machine leaves out the time the process waited for a core).
+    """
     for _ in range(warmup):
-        fn()
-    times = []
+        for fn in fns.values():
+            fn()
+    times: dict[str, list[float]] = {k: [] for k in fns}
+    cpu: dict[str, list[float]] = {k: [] for k in fns}
     for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t0) * 1e3)
-    return {"median_ms": statistics.median(times), "min_ms": min(times)}
+        for name, fn in fns.items():
+            t0, c0 = time.perf_counter(), time.process_time()
+            fn()
+            times[name].append((time.perf_counter() - t0) * 1e3)
+            cpu[name].append((time.process_time() - c0) * 1e3)
+    return {
+        k: {"median_ms": statistics.median(v), "min_ms": min(v), "cpu_median_ms": statistics.median(cpu[k])}
+        for k, v in times.items()
+    }
+
+
+PATHS = ("fast", "trace", "per_input", "unfused")
 
 
 def bench_case(name, cell_cls, cin, hid, k, size, batch, repeats):
@@ -84,32 +129,41 @@ def bench_case(name, cell_cls, cin, hid, k, size, batch, repeats):
     if cell_cls is ConvLSTMCell:
         paths = {
             "fast": lambda: cell(x, (s[0], s[1])),
-            "trace": lambda: cell.trace(x, (s[0], s[1])),
+            "trace": lambda: cell.trace(x, (s[0], s[1]))[0],
+            "per_input": lambda: per_input_convlstm_step(cell, x, s[0], s[1]),
             "unfused": lambda: unfused_convlstm_step(cell, x, s[0], s[1]),
         }
     else:
         paths = {
             "fast": lambda: cell(x, *s),
-            "trace": lambda: cell.trace(x, *s),
+            "trace": lambda: cell.trace(x, *s)[0],
+            "per_input": lambda: per_input_stlstm_step(cell, x, *s),
             "unfused": lambda: unfused_stlstm_step(cell, x, *s),
         }
     rows = []
     for mode in ("inference", "train"):
-        for path, fn in paths.items():
-            if mode == "inference":
-
-                def run(fn=fn):
-                    with torch.no_grad():
-                        fn()
-            else:
-
-                def run(fn=fn, traced=path == "trace"):
-                    out = fn()
-                    out = out[0] if traced else out
-                    sum(t.sum() for t in out).backward()
-
-            rows.append({"case": name, "mode": mode, "path": path, **timeit(run, repeats)})
+        if mode == "inference":
+            runs = {p: (lambda fn=fn: _no_grad(fn)) for p, fn in paths.items()}
+        else:
+            runs = {p: (lambda fn=fn: sum(t.sum() for t in fn()).backward()) for p, fn in paths.items()}
+        flops = conv_flops(cell_cls, cin, hid, k, size, batch) * (3 if mode == "train" else 1)
+        for path, t in time_interleaved(runs, repeats).items():
+            rows.append({"case": name, "mode": mode, "path": path, **t, "conv_gflop": flops / 1e9})
     return rows
+
+
+def conv_flops(cell_cls, cin, hid, k, size, batch) -> float:
+    """Multiply-add FLOPs (2 per MAC) of the convolutions of one forward step — the same for every path."""
+    pixels = batch * size * size
+    if cell_cls is ConvLSTMCell:
+        return 2.0 * pixels * k * k * 4 * hid * (cin + hid)
+    # 4C gates over [X, H], 3C gates over [X, M], conv_o over [C, M], the 1×1 conv_last over [C, M]
+    return 2.0 * pixels * (k * k * (7 * hid * (cin + hid) + hid * 2 * hid) + hid * 2 * hid)
+
+
+def _no_grad(fn):
+    with torch.no_grad():
+        return fn()
 
 
 CASES = [
@@ -121,37 +175,64 @@ CASES = [
     ("ConvLSTM paper b8", ConvLSTMCell, 16, 128, 5, 16, 8),
     ("ST-LSTM paper b8", STLSTMCell, 16, 128, 5, 16, 8),
 ]
+QUICK_CASES = [("ConvLSTM tiny", ConvLSTMCell, 2, 4, 3, 8, 1), ("ST-LSTM tiny", STLSTMCell, 2, 4, 3, 8, 1)]
+
+
+def run(quick: bool = False, repeats: int | None = None, progress=print, only: str = "") -> list[dict]:
+    """All cases' rows (``only``: cases whose name contains it); paper size gets a third of the repeats."""
+    repeats = repeats or (3 if quick else 30)
+    rows = []
+    for case in [c for c in (QUICK_CASES if quick else CASES) if only in c[0]]:
+        progress(f"  cells: {case[0]}")
+        rows += bench_case(*case, repeats=max(3, repeats // 3) if "paper" in case[0] else repeats)
+    return rows
+
+
+def markdown(rows: list[dict], clock: str = "median_ms") -> list[str]:
+    """The table; ``clock="cpu_median_ms"`` shows CPU time (fairer on a shared machine with 1 thread)."""
+    lines = [
+        ("Median CPU time" if clock.startswith("cpu") else "Median wall-clock time")
+        + " of interleaved steps, milliseconds. `train` = forward + backward. `per_input` = one convolution",
+        "per input (the fast path before the [X, H] fusion); `unfused` = one convolution per gate and input.",
+        "",
+        "`GFLOP/s` = the convolutions' multiply-adds (×3 for train: backward ≈ 2 × forward) over the fast path's",
+        "median time — near the CPU's FMA peak the convolutions, not the gate arithmetic, set the time.",
+        "",
+        "| case | mode | fast | trace | trace / fast | per_input | per_input / fast | unfused | unfused / fast "
+        "| fast GFLOP/s |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for case in dict.fromkeys(r["case"] for r in rows):
+        for mode in ("inference", "train"):
+            t = {r["path"]: r[clock] for r in rows if r["case"] == case and r["mode"] == mode}
+            gflop = next(r["conv_gflop"] for r in rows if r["case"] == case and r["mode"] == mode)
+            lines.append(
+                f"| {case} | {mode} | {t['fast']:.2f} | {t['trace']:.2f} | {t['trace'] / t['fast']:.2f} "
+                f"| {t['per_input']:.2f} | {t['per_input'] / t['fast']:.2f} "
+                f"| {t['unfused']:.2f} | {t['unfused'] / t['fast']:.2f} | {gflop / t['fast'] * 1e3:.0f} |"
+            )
+    return lines
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="tiny sizes and few repeats (used by the tests)")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--repeats", type=int, default=None)
+    ap.add_argument("--cpu-time", action="store_true", help="tabulate CPU time, not wall-clock (loaded machine)")
+    ap.add_argument("--cases", default="", help="only the cases whose name contains this, e.g. 'b8'")
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    cases = [("ConvLSTM tiny", ConvLSTMCell, 2, 4, 3, 8, 1), ("ST-LSTM tiny", STLSTMCell, 2, 4, 3, 8, 1)]
-    cases = cases if args.quick else CASES
-    repeats = 3 if args.quick else 30
-    rows = [r for case in cases for r in bench_case(*case, repeats=repeats)]
-    machine = f"{platform.processor() or platform.machine()}, {args.threads} threads, torch {torch.__version__}"
+    rows = run(args.quick, args.repeats, only=args.cases)
+    machine = machine_info()
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "cells.json").write_text(json.dumps({"machine": machine, "rows": rows}, indent=1))
     lines = [
-        f"# Cell step times (CPU, {machine})",
+        f"# Cell step times (CPU, {machine['summary']})",
         "",
-        "Median of repeated steps, milliseconds. `train` = forward + backward.",
-        "",
-        "| case | mode | fast | trace | trace / fast | unfused | unfused / fast |",
-        "|---|---|---:|---:|---:|---:|---:|",
+        *markdown(rows, "cpu_median_ms" if args.cpu_time else "median_ms"),
     ]
-    for case in dict.fromkeys(r["case"] for r in rows):
-        for mode in ("inference", "train"):
-            t = {r["path"]: r["median_ms"] for r in rows if r["case"] == case and r["mode"] == mode}
-            lines.append(
-                f"| {case} | {mode} | {t['fast']:.2f} | {t['trace']:.2f} | {t['trace'] / t['fast']:.2f} "
-                f"| {t['unfused']:.2f} | {t['unfused'] / t['fast']:.2f} |"
-            )
     (args.out / "cells.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

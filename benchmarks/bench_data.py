@@ -24,11 +24,11 @@ def per_sequence_ms(fn, n: int) -> float:
     return (time.perf_counter() - t0) / n * 1e3
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="a few sequences only (used by the tests)")
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     n_digits, n_radar = (4, 2) if args.quick else (500, 50)
     generate_moving_digits(1, "val")  # load the digits once
     radar_sequence(np.random.default_rng(0))  # warm the FFT plans

@@ -1,7 +1,12 @@
 r"""ConvLSTM and ST-LSTM cells, each with a fast path and a trace path.
 
-* ``cell(x, ...)`` — the **fast** path: one convolution per input (all gates at once), the
-  gate arithmetic inlined, no intermediates kept. Models use it for training.
+* ``cell(x, ...)`` — the **fast** path: the convolutions of all gates fused — ConvLSTM runs
+  **one** convolution over the stacked input :math:`[X_t, H_{t-1}]` (since
+  :math:`W_x * X + W_h * H = [W_x, W_h] * [X, H]`), the ST-LSTM two (over :math:`[X_t, H]` and
+  :math:`[X_t, M]`) — the gate arithmetic inlined, no intermediates kept. Models use it for
+  training. (With layer norm, which normalises each convolution separately, it runs one
+  convolution per input.) The parameters stay those of the official code (``conv_x``,
+  ``conv_h`` …); the stacked weights are concatenated at call time, which autograd handles.
 * ``cell.trace(x, ...)`` — the **trace** path: the same step computed by calling the
   :mod:`stlearn.gates` functions one by one; it returns every intermediate as a named record
   (:class:`ConvLSTMTrace`, :class:`STLSTMTrace`). The lessons' heatmaps and diagrams read it.
@@ -15,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from . import gates
@@ -144,7 +150,8 @@ class _Cell(nn.Module):
                 f"{where}: input 'x' must have frame size (H, W) = {self.frame_size} as the cell was built for "
                 f"(peephole / layer-norm weights are per pixel), got {tuple(x.shape[2:])}"
             )
-        if self.conv_x[0].weight.dtype != x.dtype:  # type: ignore[index]
+        # under torch.autocast the activations are bf16/fp16 while the weights stay float32: allowed
+        if self.conv_x[0].weight.dtype != x.dtype and not torch.is_autocast_enabled(x.device.type):  # type: ignore[index]
             raise TypeError(
                 f"{where}: input 'x' has dtype {x.dtype} but the cell's weights are "
                 f"{self.conv_x[0].weight.dtype}; convert with cell.to({x.dtype})"  # type: ignore[index]
@@ -157,7 +164,8 @@ class _Cell(nn.Module):
             raise ValueError(
                 f"{where}: state '{name}' must have shape (B, C_hidden, H, W) = {ref_shape}, got {tuple(s.shape)}"
             )
-        if s.dtype != x.dtype or s.device != x.device:
+        dtype_differs = s.dtype != x.dtype and not torch.is_autocast_enabled(x.device.type)
+        if dtype_differs or s.device != x.device:
             raise TypeError(f"{where}: state '{name}' is {s.dtype} on {s.device} but 'x' is {x.dtype} on {x.device}")
 
 
@@ -251,9 +259,14 @@ class ConvLSTMCell(_Cell):
     def forward(self, x: Tensor, state: tuple[Tensor, Tensor] | None = None) -> tuple[Tensor, Tensor]:
         """Fast path: ``(H_t, C_t)`` from ``x`` (B, C_in, H, W) and ``state = (H_{t-1}, C_{t-1})`` (zeros if None)."""
         h_prev, c_prev = self._states("ConvLSTMCell", x, state)
-        z = self.conv_x(x) + self.conv_h(h_prev)
-        if self.bias is not None:
-            z = z + self.bias.view(1, -1, 1, 1)
+        if self.layer_norm:
+            z = self.conv_x(x) + self.conv_h(h_prev)
+            if self.bias is not None:
+                z = z + self.bias.view(1, -1, 1, 1)
+        else:
+            # W_x * X + W_h * H + b = [W_x, W_h] * [X, H] + b: one convolution for all gates and both inputs
+            w = torch.cat([self.conv_x[0].weight, self.conv_h[0].weight], dim=1)  # type: ignore[index]
+            z = F.conv2d(torch.cat([x, h_prev], dim=1), w, self.bias, padding=self.kernel_size // 2)
         z_i, z_f, z_c, z_o = z.chunk(4, dim=1)
         if self.peephole:
             z_i = z_i + self.w_ci * c_prev
@@ -380,15 +393,27 @@ class STLSTMCell(_Cell):
         :math:`\Delta C = i \odot g` and :math:`\Delta M = i' \odot g'`.
         """
         h_prev, c_prev, m_in = self._states("STLSTMCell", x, h, c, m)
-        x_i, x_f, x_g, x_ip, x_fp, x_gp, x_o = self.conv_x(x).chunk(7, dim=1)
-        h_i, h_f, h_g, h_o = self.conv_h(h_prev).chunk(4, dim=1)
-        m_i, m_f, m_g = self.conv_m(m_in).chunk(3, dim=1)
-        delta_c = torch.sigmoid(x_i + h_i) * torch.tanh(x_g + h_g)
-        c_new = torch.sigmoid(x_f + h_f + self.forget_bias) * c_prev + delta_c
-        delta_m = torch.sigmoid(x_ip + m_i) * torch.tanh(x_gp + m_g)
-        m_new = torch.sigmoid(x_fp + m_f + self.forget_bias) * m_in + delta_m
+        if self.layer_norm:
+            x_i, x_f, x_g, x_ip, x_fp, x_gp, x_o = self.conv_x(x).chunk(7, dim=1)
+            h_i, h_f, h_g, h_o = self.conv_h(h_prev).chunk(4, dim=1)
+            m_i, m_f, m_g = self.conv_m(m_in).chunk(3, dim=1)
+            z_i, z_f, z_g, z_o = x_i + h_i, x_f + h_f, x_g + h_g, x_o + h_o
+            z_ip, z_fp, z_gp = x_ip + m_i, x_fp + m_f, x_gp + m_g
+        else:
+            # two convolutions instead of three: [W_x, W_h] * [X, H] for i, f, g, o and
+            # [W'_x, W_m] * [X, M] for i', f', g' (the C-gates never see M, the M-gates never see H)
+            c_hid, pad = self.hidden_channels, self.kernel_size // 2
+            wx = self.conv_x[0].weight  # type: ignore[index]
+            w_h = torch.cat([torch.cat([wx[: 3 * c_hid], wx[6 * c_hid :]]), self.conv_h[0].weight], dim=1)  # type: ignore[index]
+            w_m = torch.cat([wx[3 * c_hid : 6 * c_hid], self.conv_m[0].weight], dim=1)  # type: ignore[index]
+            z_i, z_f, z_g, z_o = F.conv2d(torch.cat([x, h_prev], dim=1), w_h, padding=pad).chunk(4, dim=1)
+            z_ip, z_fp, z_gp = F.conv2d(torch.cat([x, m_in], dim=1), w_m, padding=pad).chunk(3, dim=1)
+        delta_c = torch.sigmoid(z_i) * torch.tanh(z_g)
+        c_new = torch.sigmoid(z_f + self.forget_bias) * c_prev + delta_c
+        delta_m = torch.sigmoid(z_ip) * torch.tanh(z_gp)
+        m_new = torch.sigmoid(z_fp + self.forget_bias) * m_in + delta_m
         mem = torch.cat([c_new, m_new], dim=1)
-        o = torch.sigmoid(x_o + h_o + self.conv_o(mem))
+        o = torch.sigmoid(z_o + self.conv_o(mem))
         h_new = o * torch.tanh(self.conv_last(mem))
         if return_deltas:
             return h_new, c_new, m_new, delta_c, delta_m

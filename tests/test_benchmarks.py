@@ -1,4 +1,4 @@
-"""The benchmark entry points run (on a tiny setting); timings themselves are never asserted."""
+"""The benchmark entry point runs (on a tiny setting) and writes its report; timings are never asserted."""
 
 from __future__ import annotations
 
@@ -7,29 +7,30 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_bench_cells_quick(tmp_path):
+def test_entry_point_quick_writes_the_report(tmp_path):
     subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks/bench_cells.py"), "--quick", "--threads", "1", "--out", str(tmp_path)],
+        [sys.executable, "-m", "benchmarks", "--quick", "--threads", "1", "--out", str(tmp_path)],
+        cwd=ROOT,
         check=True,
         capture_output=True,
     )
-    report = json.loads((tmp_path / "cells.json").read_text())
-    paths = {(r["case"], r["mode"], r["path"]) for r in report["rows"]}
-    assert ("ST-LSTM tiny", "train", "trace") in paths and len(paths) == 12
-    assert "| ConvLSTM tiny | inference |" in (tmp_path / "cells.md").read_text()
-
-
-def test_bench_widgets_quick(tmp_path):
-    subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks/bench_widgets.py"), "--quick", "--out", str(tmp_path)],
-        check=True,
-        capture_output=True,
-    )
-    report = json.loads((tmp_path / "widgets.json").read_text())
-    assert {r["widget"] for r in report["rows"]} >= {
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["quick"] is True
+    assert {"cpu", "cores", "torch", "torch_threads", "date_utc"} <= set(report["machine"])
+    sections = report["sections"]
+    assert {"cells", "models", "widgets", "notebooks", "data"} <= set(sections)
+    # cells: 2 tiny cases × 2 modes × 4 paths
+    assert {(r["case"], r["mode"], r["path"]) for r in sections["cells"]} >= {("ST-LSTM tiny", "train", "unfused")}
+    assert len(sections["cells"]) == 16
+    for row in sections["models"]:
+        assert {"model", "size", "path", "train_ms", "infer_ms", "train_peak_mb", "infer_peak_mb"} <= set(row)
+    assert {r["path"] for r in sections["models"]} == {"trace", "unfused"}
+    assert {r["widget"] for r in sections["widgets"]["rows"]} >= {
         "GateExplorer",
         "CellExplorer",
         "FrameViewer",
@@ -38,15 +39,24 @@ def test_bench_widgets_quick(tmp_path):
         "PredictionViewer",
         "GateSurgery",
     }
-    assert "| GateExplorer | step |" in (tmp_path / "widgets.md").read_text()
     assert "| ZigzagFlow | hop (play) |" in (tmp_path / "widgets.md").read_text()
+    assert all("wall_p95_ms" in r for r in sections["widgets"]["rows"])
+    nb = sections["notebooks"]
+    assert len(nb["rows"]) == 1 and nb["rows"][0]["error"] is None and nb["total_s"] > 0
+    assert set(sections["data"]["ms_per_sequence"]) == {
+        "moving digits (64×64, 20 frames)",
+        "radar echoes (64×64, 20 frames)",
+    }
+    assert {t["what"] for t in report["targets"]} >= {"whole course", "cell trace / fast (worst case)"}
+    md = (tmp_path / "report.md").read_text()
+    for heading in ("## Targets", "## Lessons", "## Widget updates", "## Cell step (CPU)", "## Models (CPU)"):
+        assert heading in md
+    assert "| ConvLSTM tiny | inference |" in md
 
 
-def test_bench_data_quick(tmp_path):
-    subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks/bench_data.py"), "--quick", "--out", str(tmp_path)],
-        check=True,
-        capture_output=True,
-    )
-    report = json.loads((tmp_path / "data.json").read_text())
-    assert set(report["ms_per_sequence"]) == {"moving digits (64×64, 20 frames)", "radar echoes (64×64, 20 frames)"}
+def test_entry_point_rejects_unknown_sections(capsys):
+    from benchmarks.run import main
+
+    with pytest.raises(SystemExit):
+        main(["--only", "cells,nonsense"])
+    assert "nonsense" in capsys.readouterr().err
