@@ -21,11 +21,7 @@ EXPECTED = {
 
 
 @pytest.mark.parametrize("dataset", sorted(EXPECTED))
-def test_every_required_model_is_shipped(dataset, request):
-    if dataset == "radar":
-        # Radar MIM and PredRNN-V2 did not fit the CPU time of the session that trained the others;
-        # strict: this starts failing (so the marker must go) the day they are shipped.
-        request.applymarker(pytest.mark.xfail(strict=True, reason="radar mim and predrnn_v2 not trained yet"))
+def test_every_required_model_is_shipped(dataset):
     assert EXPECTED[dataset] <= set(available()[dataset]), f"missing pretrained {dataset} models"
 
 
