@@ -26,13 +26,20 @@ The edits, for a gate or state :math:`g` of layer :math:`l` at step :math:`t` (a
 Steps: step t reads :math:`X_t` and predicts :math:`\hat x_{t+1}`. ``"encoder"`` = the steps that
 read true frames (t < input_len), ``"forecast"`` = those that read the model's own predictions
 (t ≥ input_len), ``"all"``, or explicit step numbers.
+
+Resuming (what lesson 4's widget does on every control change): an edit first acts at step
+:math:`t_0 = \min(\text{steps})`, so steps t < t₀ compute exactly what the unmodified run computed.
+``run_surgery(..., baseline=unmodified)`` takes the states after step t₀ − 1, the predictions and the
+records of steps t < t₀ from an unmodified result of the same model and frames and runs only steps
+t ≥ t₀ — the same numbers, bit for bit, as the full edited rollout (a forecast edit re-runs only the
+forecast steps).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -178,6 +185,9 @@ class SurgeryResult:
         next_frames: every one-step prediction :math:`\\hat x_1 … \\hat x_{T-1}`, (B, T − 1, C, H, W).
         trace: the (edited) record of every step and layer.
         steps: the steps the edit acted on; ``layers``: the layers.
+
+    An unmodified result (``surgery=None``) also keeps the state after every step (private), so
+    that ``run_surgery(..., baseline=result)`` can resume from it.
     """
 
     predictions: Tensor
@@ -185,6 +195,39 @@ class SurgeryResult:
     trace: ModelTrace
     steps: tuple[int, ...]
     layers: tuple[int, ...]
+    _resume: Any = field(default=None, repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class _Resume:
+    """What an unmodified run keeps to be resumed: its model, frames, input_len, states and outputs per step."""
+
+    model: torch.nn.Module
+    frames: Tensor
+    input_len: int
+    states: list[Any]  # states[t]: the recurrent state after step t
+    outputs: list[Tensor]  # outputs[t]: x̂_{t+1} in patch space
+
+
+def _copy_state(state: Any) -> Any:
+    """A copy of the state's lists and tuples (the cells return new tensors; ``_step`` reassigns list items)."""
+    if isinstance(state, (list, tuple)):
+        return type(state)(_copy_state(s) for s in state)
+    return state
+
+
+def _check_baseline(where: str, baseline: Any, model: torch.nn.Module, frames: Tensor, input_len: int) -> _Resume:
+    if not isinstance(baseline, SurgeryResult) or baseline._resume is None:
+        raise TypeError(
+            f"{where}: 'baseline' must be the result of run_surgery(model, frames, None, input_len) "
+            f"(the unmodified run), got {type(baseline).__name__}"
+        )
+    res = baseline._resume
+    if res.model is not model or res.input_len != input_len:
+        raise ValueError(f"{where}: 'baseline' was computed with another model or input_len")
+    if res.frames.shape != frames.shape or not torch.equal(res.frames, frames):
+        raise ValueError(f"{where}: 'baseline' was computed on other frames")
+    return res
 
 
 def _resolve_layers(where: str, layers: Any, n_layers: int) -> frozenset[int]:
@@ -248,7 +291,12 @@ def _check_surgery(where: str, model: torch.nn.Module, surgery: Surgery) -> None
 
 
 def run_surgery(
-    model: torch.nn.Module, frames: Tensor, surgery: Surgery | None = None, input_len: int = 10
+    model: torch.nn.Module,
+    frames: Tensor,
+    surgery: Surgery | None = None,
+    input_len: int = 10,
+    *,
+    baseline: SurgeryResult | None = None,
 ) -> SurgeryResult:
     """Test-time rollout of ``model`` over ``frames`` with ``surgery`` applied (None: unmodified).
 
@@ -259,6 +307,9 @@ def run_surgery(
         surgery: the edit, or None for the unmodified run (same computation path, so an identity edit
             reproduces it bit for bit).
         input_len: frames read before the model feeds back its own predictions.
+        baseline: optionally the unmodified result (``surgery=None``) of the same model, frames and
+            input_len: the steps before the edit's first step are taken from it instead of being run
+            again (same result bit for bit; ``cut_zigzag`` always runs every step).
 
     Returns:
         A :class:`SurgeryResult`. Runs in eval mode without gradients; the model is left as it was.
@@ -282,7 +333,13 @@ def run_surgery(
         cut = surgery.edit == "cut_zigzag"
         if not cut:
             edit = _Edit("clamp" if surgery.edit == "zero_m" else surgery.edit, surgery.target, surgery.value)
+    start = 0
+    if baseline is not None:
+        resume = _check_baseline(where, baseline, model, frames, input_len)
+        # steps before the edit's first step compute exactly what the unmodified run computed
+        start = 0 if cut else min(steps, default=n_steps)
     tracer = _SurgeryTracer(n_steps, n_layers, edit, steps, layers)
+    p = model.patch_size
     was_training, zigzag = model.training, getattr(model, "zigzag", None)
     model.eval()
     try:
@@ -290,16 +347,35 @@ def run_surgery(
             # same weights, M kept inside each layer: M^l_{t−1} → M^l_t
             model.zigzag = False
         with torch.no_grad():
-            run = model._run(patch_frames(frames, model.patch_size), None, input_len, total_len, tracer, False)
+            x = patch_frames(frames, p)
+            if start == 0:
+                state, outputs, states = model._init_state(x[:, 0]), [], []  # type: ignore[operator]
+            else:
+                state, outputs = _copy_state(resume.states[start - 1]), list(resume.outputs[:start])
+                states = list(resume.states[:start])
+            # the rollout of RolloutModel._run at test time (mask None, no loss terms), from step `start` on
+            for t in range(start, n_steps):
+                # X_t = x_t for t < input_len, else the model's own x̂_t
+                net = x[:, t] if t < input_len else outputs[-1]
+                h_top, state = model._step(net, state, t, tracer, None)  # type: ignore[operator]
+                # x̂_{t+1} = W_{1×1} * H^{L−1}_t
+                outputs.append(model.conv_last(h_top))
+                if surgery is None:
+                    states.append(_copy_state(state))
     finally:
         model.train(was_training)
         if zigzag is not None:
             model.zigzag = zigzag
-    p = model.patch_size
+    records = tracer.records
+    if start > 0:
+        records = {k: v for k, v in baseline.trace.records.items() if k[0] < start} | records  # type: ignore[union-attr]
+    next_frames = torch.stack(outputs, dim=1)
+    keep = _Resume(model, frames, input_len, states, outputs) if surgery is None else None
     return SurgeryResult(
-        predictions=unpatch_frames(run.predictions, p),
-        next_frames=unpatch_frames(run.next_frames, p),
-        trace=run.trace,
+        predictions=unpatch_frames(next_frames[:, input_len - 1 :], p),
+        next_frames=unpatch_frames(next_frames, p),
+        trace=ModelTrace(records),
         steps=tuple(sorted(steps)),
         layers=tuple(sorted(layers)),
+        _resume=keep,
     )

@@ -148,3 +148,50 @@ def test_primed_gates_of_predrnn_v2_and_unsupported_models(frames):
     torch.testing.assert_close(rec.m, rec.i_prime * rec.g_prime)
     with pytest.raises(TypeError, match="ConvLSTM, PredRNN and PredRNN-V2"):
         run_surgery(MIM(frame_size=(16, 16), patch_size=4, hidden_channels=[4, 4]), frames, input_len=INPUT_LEN)
+
+
+def _same_run(a, b):
+    assert torch.equal(a.predictions, b.predictions) and torch.equal(a.next_frames, b.next_frames)
+    assert list(a.trace.records) == list(b.trace.records)
+    for key, rec in a.trace.records.items():
+        for name, value in rec.as_dict().items():
+            assert torch.equal(value, getattr(b.trace.records[key], name)), (key, name)
+    assert (a.steps, a.layers) == (b.steps, b.layers)
+
+
+@pytest.mark.parametrize(
+    "surgery",
+    [
+        None,
+        Surgery("clamp", "f", 0.0, layers=0, steps="forecast"),
+        Surgery("bias", "o", -2.0, steps=[INPUT_LEN + 1, INPUT_LEN - 1]),
+        Surgery("scale", "h", 0.5, layers=1, steps="encoder"),
+        Surgery("clamp", "c", 0.3, steps="all"),
+        Surgery("zero_m", layers=1, steps="forecast"),
+        Surgery("cut_zigzag"),
+    ],
+)
+def test_resuming_from_the_unmodified_run_gives_the_full_edited_rollout_exactly(convlstm, predrnn, frames, surgery):
+    for model in (convlstm, predrnn):
+        if surgery is not None and surgery.edit in ("zero_m", "cut_zigzag") and model is convlstm:
+            continue
+        base = run_surgery(model, frames, input_len=INPUT_LEN)
+        full = run_surgery(model, frames, surgery, input_len=INPUT_LEN)
+        resumed = run_surgery(model, frames, surgery, input_len=INPUT_LEN, baseline=base)
+        _same_run(resumed, full)
+
+
+def test_resuming_refuses_a_baseline_of_other_frames_models_or_an_edited_run(convlstm, predrnn, frames):
+    base = run_surgery(convlstm, frames, input_len=INPUT_LEN)
+    edited = run_surgery(convlstm, frames, Surgery("clamp", "f", 0.0), input_len=INPUT_LEN)
+    s = Surgery("clamp", "f", 0.0, steps="forecast")
+    with pytest.raises(TypeError, match="unmodified run"):
+        run_surgery(convlstm, frames, s, input_len=INPUT_LEN, baseline=edited)
+    with pytest.raises(TypeError, match="unmodified run"):
+        run_surgery(convlstm, frames, s, input_len=INPUT_LEN, baseline="base")
+    with pytest.raises(ValueError, match="other frames"):
+        run_surgery(convlstm, frames.flip(0), s, input_len=INPUT_LEN, baseline=base)
+    with pytest.raises(ValueError, match="another model or input_len"):
+        run_surgery(predrnn, frames, s, input_len=INPUT_LEN, baseline=base)
+    with pytest.raises(ValueError, match="another model or input_len"):
+        run_surgery(convlstm, frames, s, input_len=INPUT_LEN + 1, baseline=base)

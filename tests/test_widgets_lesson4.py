@@ -232,3 +232,39 @@ def test_read_pattern_marks_true_frames_and_own_predictions():
         read_pattern({"test": None}, input_len=4)
     with pytest.raises(ValueError, match="one sample"):
         read_pattern({"batch": torch.ones(2, 6)}, input_len=4)
+
+
+# --------------------------------------------------------------------------- partial redraws
+
+
+def _png(image):
+    import io
+
+    from PIL import Image
+
+    return np.asarray(Image.open(io.BytesIO(image.value)))
+
+
+def test_partial_redraws_give_the_same_picture_as_a_full_redraw(convlstm, predrnn, frames):
+    # GateSurgery and PredictionViewer redraw only what changed over saved backgrounds (BlitImage):
+    # after every change the picture must be the one a full redraw of the same state gives
+    ui = GateSurgery(convlstm, frames, sequences=(0, 1), input_len=INPUT_LEN)
+    for control, value in [(ui.value, 0.9), (ui.sequence, 1), (ui.gate, "o"), (ui.edit, "bias"), (ui.value, -4.0),
+                           (ui.steps, "all"), (ui.sequence, 0)]:  # fmt: skip
+        control.value = value
+        partial = _png(ui.canvas.image)
+        ui.canvas.render()
+        np.testing.assert_array_equal(partial, _png(ui.canvas.image))
+        # and the edited forecast is the full edited rollout (resumed from the cached unmodified run)
+        x = frames[ui.sequence.value : ui.sequence.value + 1]
+        full = run_surgery(convlstm, x, ui.current_surgery(), INPUT_LEN).predictions.clamp(0, 1)[0, :, 0].numpy()
+        np.testing.assert_array_equal(_pixels(ui.strips["modified"])[:, :16], full[0])
+    viewer = PredictionViewer({"model": predrnn, "persistence": persistence_forecast}, frames, sequences=(0, 2),
+                              input_len=INPUT_LEN)  # fmt: skip
+    for control, value in [(viewer.sequence, 2), (viewer.metric, "ssim"), (viewer.sequence, 0), (viewer.metric, "mse")]:
+        control.value = value
+        strips, plot = _png(viewer.canvas.image), _png(viewer.plot.image)
+        viewer.canvas.render()
+        viewer.plot.render()
+        np.testing.assert_array_equal(strips, _png(viewer.canvas.image))
+        np.testing.assert_array_equal(plot, _png(viewer.plot.image))

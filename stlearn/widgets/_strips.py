@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,7 +19,7 @@ from PIL import Image as PILImage
 from ..viz.frames import radar_colormap
 from ._canvas import FigureImage
 
-__all__ = ["BlitImage", "FrameStrip", "FrameStyle", "frame_style", "one_sequence", "sequence_source"]
+__all__ = ["BlitImage", "FrameStrip", "FrameStyle", "frame_style", "one_sequence", "one_thread", "sequence_source"]
 
 KINDS = ("moving_digits", "radar")
 
@@ -137,32 +138,61 @@ class FrameStrip:
                 text.set_text(label)
 
 
-class BlitImage(FigureImage):
-    """A :class:`FigureImage` that can redraw only its animated artists over a saved background.
+@contextmanager
+def one_thread():
+    """Run a lesson-size model pass on one thread (restored after).
 
-    :meth:`render` draws everything and keeps the background (the figure without the artists in
-    :attr:`animated`); :meth:`render_changed` restores it and draws only those artists — much cheaper
-    when most of the figure stays the same (lesson 4's GateSurgery redraws one strip and one line).
+    The tensors are small (32 channels, 16×16 patches): a second thread gains little, and on a busy
+    2-core machine the threads of one operation wait for each other (a pass took 10× longer).
+    """
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(n)
+
+
+class BlitImage(FigureImage):
+    """A :class:`FigureImage` that can redraw only what changed, over saved backgrounds.
+
+    :meth:`render` draws the figure without the artists in :attr:`layers` and :attr:`animated`
+    (all marked animated, so a full draw skips them), then each layer in turn, keeping a background
+    after each, then the :attr:`animated` artists. :meth:`render_changed` restores the background
+    with every layer drawn and draws only the :attr:`animated` artists — much cheaper when most of the
+    figure stays the same (lesson 4's GateSurgery redraws one strip and one line);
+    ``render_changed(changed=k)`` restores the background below layer k and redraws layers k, k+1, …
+    (e.g. an axis whose scale changed). An axes or axis drawn as a layer skips its own animated children.
     """
 
     def __init__(self, figsize: tuple[float, float], dpi: int = 80) -> None:
         super().__init__(figsize, dpi)
         self.animated: list[Any] = []
-        self._background: Any = None
+        self.layers: list[list[Any]] = []
+        self._backgrounds: list[Any] = []  # [k]: the figure with layers 0 … k−1 drawn
 
     def render(self) -> None:
+        for artist in (*(a for layer in self.layers for a in layer), *self.animated):
+            artist.set_animated(True)
         canvas = self.figure.canvas
-        canvas.draw()  # skips the animated artists
-        self._background = canvas.copy_from_bbox(self.figure.bbox)
-        self._draw_animated()
+        canvas.draw()  # skips the animated artists and the layers
+        self._backgrounds = [canvas.copy_from_bbox(self.figure.bbox)]
+        self._draw_from(0)
 
-    def render_changed(self) -> None:
-        if self._background is None:
+    def render_changed(self, changed: int | None = None) -> None:
+        """Redraw the animated artists, and the layers from ``changed`` on (None: no layer changed)."""
+        if len(self._backgrounds) != len(self.layers) + 1:
             return self.render()
-        self.figure.canvas.restore_region(self._background)
-        self._draw_animated()
+        k = len(self.layers) if changed is None else min(changed, len(self.layers))
+        self.figure.canvas.restore_region(self._backgrounds[k])
+        del self._backgrounds[k + 1 :]
+        self._draw_from(k)
 
-    def _draw_animated(self) -> None:
+    def _draw_from(self, k: int) -> None:
+        for layer in self.layers[k:]:
+            for artist in layer:
+                self.figure.draw_artist(artist)
+            self._backgrounds.append(self.figure.canvas.copy_from_bbox(self.figure.bbox))
         for artist in self.animated:
             self.figure.draw_artist(artist)
         buf = io.BytesIO()

@@ -13,7 +13,15 @@ import torch
 
 from .. import metrics
 from ..surgery import Surgery, run_surgery, surgery_targets
-from ._strips import BlitImage, FrameStrip, check_sequences, frame_style, one_sequence, sequence_source
+from ._strips import (
+    BlitImage,
+    FrameStrip,
+    check_sequences,
+    frame_style,
+    one_sequence,
+    one_thread,
+    sequence_source,
+)
 
 __all__ = ["GateSurgery"]
 
@@ -125,9 +133,11 @@ class GateSurgery:
             if len(self._cache) >= 8:
                 self._cache.pop(next(iter(self._cache)))
             x = one_sequence(self.source, index)
-            out = run_surgery(self.model, x, None, self.input_len)
+            with one_thread():
+                out = run_surgery(self.model, x, None, self.input_len)
             self.runs += 1
-            self._cache[index] = {"x": x, "frames": x[0, :, 0].numpy(), **self._scores(out.predictions, x)}
+            self._cache[index] = {"x": x, "frames": x[0, :, 0].numpy(), "run": out,
+                                  **self._scores(out.predictions, x)}  # fmt: skip
         return self._cache[index]
 
     def _scores(self, predictions: torch.Tensor, x: torch.Tensor) -> dict[str, Any]:
@@ -148,9 +158,14 @@ class GateSurgery:
         return Surgery(edit, gate, float(self.value.value), layers=layers, steps=self.steps.value)
 
     def modified(self) -> dict[str, Any]:
-        """The edited forecast of the current sequence with its scores (one model pass)."""
+        """The edited forecast of the current sequence with its scores (one model pass).
+
+        The steps before the edit's first step are resumed from the cached unmodified run (a forecast
+        edit re-runs only the forecast steps; the result is the same as the full edited rollout).
+        """
         base = self.baseline_of(self.sequence.value)
-        out = run_surgery(self.model, base["x"], self.current_surgery(), self.input_len)
+        with one_thread():
+            out = run_surgery(self.model, base["x"], self.current_surgery(), self.input_len, baseline=base["run"])
         self.runs += 1
         return self._scores(out.predictions, base["x"])
 
@@ -171,8 +186,11 @@ class GateSurgery:
                                           label="unmodified")[0]  # fmt: skip
         self.line_mod = self.ax_err.plot(lead, np.zeros(t_out), marker="s", ms=3, color="#d62728",
                                          label="modified", animated=True)[0]  # fmt: skip
-        # only the modified strip and its error line change with an edit: redrawn over a saved background
+        # only the modified strip and its error line change with an edit: redrawn over a saved background;
+        # the other strips, the unmodified line and the y axis (its scale) only when the sequence or the scale change
         self.canvas.animated = [*self.strips["modified"].artists, self.line_mod]
+        self.canvas.layers = [[*self.strips["ground truth"].artists, *self.strips["unmodified"].artists],
+                              [self.ax_err.yaxis, self.line_base]]  # fmt: skip
         self.ax_err.set_xticks(lead)
         self.ax_err.tick_params(labelsize=7)
         self.ax_err.set_xlabel("lead time (frames after the last input)", fontsize=8)
@@ -229,13 +247,13 @@ class GateSurgery:
         mod = self.modified()
         self.strips["modified"].set(mod["pred"], [f"MSE {v:.0f}" for v in mod["mse"]])
         self.line_mod.set_ydata(mod["mse"])
-        # the error axis on a coarse scale (100, 200, 400, ...): a new scale needs a full redraw, the same one
-        # only the changed artists
+        # the error axis on a coarse scale (100, 200, 400, ...): a new scale redraws the y axis and the unmodified
+        # line, the same one only the changed artists; a new sequence also the other two strips
         worst = 1.1 * max(float(base["mse"].max()), float(mod["mse"].max()), 1.0)
         top = 100.0 * 2.0 ** max(0.0, np.ceil(np.log2(worst / 100.0)))
-        if self.ax_err.get_ylim()[1] != top:
+        rescaled = self.ax_err.get_ylim()[1] != top
+        if rescaled:
             self.ax_err.set_ylim(0, top)
-            full = True
         surgery = self.current_surgery()
         g = TARGET_LABELS.get(surgery.target or "", "")
         eq = EQUATIONS[surgery.edit].format(g=g.split(" ")[-1] if g else "g")
@@ -247,10 +265,7 @@ class GateSurgery:
             f"mean SSIM {base['ssim'].mean():.3f} → <b>{mod['ssim'].mean():.3f}</b> ({d_ssim:+.3f}) "
             f"over the {len(base['mse'])} forecast frames of sequence {self.sequence.value}"
         )
-        if full:
-            self.canvas.render()
-        else:
-            self.canvas.render_changed()
+        self.canvas.render_changed(0 if full else 1 if rescaled else None)
 
     def _ipython_display_(self) -> None:
         from IPython.display import display

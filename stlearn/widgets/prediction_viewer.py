@@ -10,8 +10,7 @@ import numpy as np
 import torch
 
 from .. import metrics
-from ._canvas import FigureImage
-from ._strips import FrameStrip, check_sequences, frame_style, one_sequence, sequence_source
+from ._strips import BlitImage, FrameStrip, check_sequences, frame_style, one_sequence, sequence_source
 
 __all__ = ["PredictionViewer"]
 
@@ -138,7 +137,7 @@ class PredictionViewer:
         cols = max(t_in, t_out)
         n_rows = 2 + len(names)
         row_h = 1.05
-        self.canvas = FigureImage((10.2, row_h * n_rows + 0.2))
+        self.canvas = BlitImage((10.2, row_h * n_rows + 0.2))
         fig = self.canvas.figure
         right = 0.9 if self.style.kind == "radar" else 0.99
         shape = first["frames"].shape[1:]
@@ -156,7 +155,10 @@ class PredictionViewer:
             bar = fig.add_axes((0.93, 0.1, 0.012, 0.7))
             fig.colorbar(self.strips["inputs"].image, cax=bar, label="dBZ", extend="min")
             bar.tick_params(labelsize=7)
-        self.plot = FigureImage((7.6, 2.4))
+        # a sequence change redraws only the frames and the forecasts' labels over a saved background
+        self.canvas.animated = [s.image for s in self.strips.values()]
+        self.canvas.animated += [t for name in names for t in self.strips[name].texts]
+        self.plot = BlitImage((7.6, 2.4))
         self.ax_metric = self.plot.figure.add_axes((0.09, 0.2, 0.66, 0.68))
         lead = np.arange(1, t_out + 1)
         self.lines = {
@@ -168,6 +170,9 @@ class PredictionViewer:
         self.ax_metric.tick_params(labelsize=7)
         self.ax_metric.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
         self.metric_title = self.ax_metric.set_title("", fontsize=9)
+        # the lines and the title change with the sequence, the y axis (scale, label) with the metric
+        self.plot.animated = [*self.lines.values(), self.metric_title]
+        self.plot.layers = [[self.ax_metric.yaxis]]
         self.shown: int | None = None  # the sequence the strips show
 
     def _update(self) -> None:
@@ -183,7 +188,7 @@ class PredictionViewer:
         self.strips["ground truth"].set(frames[t_in:])
         for name, pred in res["predictions"].items():
             self.strips[name].set(pred, [f"MSE {v:.0f}" for v in res["scores"][name]["mse"]])
-        self.canvas.render()
+        self.canvas.render_changed()
 
     def _draw_metric(self, res: dict[str, Any]) -> None:
         key = self.metric.value
@@ -192,6 +197,7 @@ class PredictionViewer:
         for name, v in zip(res["predictions"], values, strict=True):
             self.lines[name].set_ydata(v)
         finite = np.concatenate([v[np.isfinite(v)] for v in values]) if values else np.zeros(0)
+        before = (self.ax_metric.get_ylim(), self.ax_metric.get_ylabel())
         if key == "mse":
             self.ax_metric.set_ylim(0, max(1.0, float(finite.max()) * 1.1) if finite.size else 1.0)
         else:
@@ -199,6 +205,7 @@ class PredictionViewer:
         better = "lower is better" if key == "mse" else "higher is better"
         self.metric_title.set_text(f"{label} per lead time, sequence {self.sequence.value} ({better})")
         self.ax_metric.set_ylabel(label, fontsize=8)
+        rescaled = (self.ax_metric.get_ylim(), self.ax_metric.get_ylabel()) != before
         parts = []
         for name in res["predictions"]:
             v = res["scores"][name][key]
@@ -209,7 +216,7 @@ class PredictionViewer:
             f"<b>sequence {self.sequence.value}</b>: mean {label} over the {len(values[0])} forecast frames — "
             + ", ".join(parts) + undefined
         )
-        self.plot.render()
+        self.plot.render_changed(0 if rescaled else None)
 
     def _ipython_display_(self) -> None:
         from IPython.display import display
