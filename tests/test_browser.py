@@ -194,13 +194,17 @@ def test_lesson_widgets_render_and_respond(lab, browser, notebook):
     for k in range(dropdowns.count()):
         select = dropdowns.nth(k)
         area = select.locator("xpath=ancestor::div[contains(@class,'jp-OutputArea')][1]")
-        options = select.locator("option").all_inner_texts()
+        # Read the options from the DOM, not from rendered text: JupyterLab's windowed notebook does not
+        # render the text of cells outside the viewport, and ipywidgets writes spaces as no-break spaces.
+        options = select.evaluate("s => Array.from(s.options).map(o => o.text)")
         if len(options) < 2:
             continue
+        area.scroll_into_view_if_needed()
         before = _area_png(area)
-        current = select.evaluate("s => s.options[s.selectedIndex].text")  # a label, as in `options`
-        choice = next(o for o in options if o != current)
-        select.select_option(label=choice)
+        current = select.evaluate("s => s.selectedIndex")
+        index = next(i for i in range(len(options)) if i != current)
+        choice = options[index]
+        select.select_option(index=index)
         for _ in range(40):
             time.sleep(0.1)
             if _area_png(area) != before:
