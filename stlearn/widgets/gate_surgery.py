@@ -87,7 +87,7 @@ class GateSurgery:
         self._last_edit: str | None = None
         first = self.baseline_of(seqs[0])
         row = widgets.Layout(width="300px")
-        desc = {"description_width": "60px"}
+        desc = {"description_width": "72px"}
         edits = ["clamp", "bias", "scale"] + (["zero_m", "cut_zigzag"] if hasattr(model, "zigzag") else [])
         gate_options = [(TARGET_LABELS[g], g) for g in self.targets]
         self.sequence = widgets.Dropdown(options=[(f"sequence {k}", k) for k in seqs], value=seqs[0],
