@@ -14,6 +14,7 @@ from matplotlib.patches import Rectangle
 from ..probe import SequenceTrace, trace_sequence
 from ..viz.heatmaps import GATE_STYLE, gate_limits
 from ._canvas import FigureImage
+from ._strips import sequence_source
 
 __all__ = ["GateExplorer"]
 
@@ -55,17 +56,6 @@ def labels_for(fields: Any) -> dict[str, str]:
     return labels
 
 
-def _sequences(frames: Any) -> Any:
-    """Index-able sequences from a SequenceDataset, uint8/float array or tensor (N, T, [1,] H, W)."""
-    if hasattr(frames, "frames") and isinstance(frames.frames, np.ndarray):
-        return frames.frames
-    if isinstance(frames, torch.Tensor | np.ndarray):
-        if frames.ndim not in (4, 5):
-            raise ValueError(f"GateExplorer: 'frames' must be (N, T, [1,] H, W), got shape {tuple(frames.shape)}")
-        return frames
-    raise TypeError(f"GateExplorer: 'frames' must be a SequenceDataset, array or tensor, got {type(frames).__name__}")
-
-
 class GateExplorer:
     """Sequence picker, step slider, layer, gate and channel selectors and a pixel probe.
 
@@ -96,7 +86,7 @@ class GateExplorer:
     def __init__(self, model: torch.nn.Module, frames: Any, sequences: Sequence[int] = (0, 1, 2, 3),
                  input_len: int = 10) -> None:  # fmt: skip
         self.model = model
-        self.frames = _sequences(frames)
+        self.frames = sequence_source("GateExplorer", frames)
         self.input_len = input_len
         self.patch = int(getattr(model, "patch_size", 1))
         self._cache: dict[int, SequenceTrace] = {}

@@ -15,7 +15,7 @@ from PIL import Image as PILImage
 
 from ..viz.zigzag import MemoryFlow, ZigzagDiagram, _check_predrnn, memory_flow, memory_path
 from ._canvas import FigureImage
-from .gate_explorer import _sequences
+from ._strips import sequence_source
 
 __all__ = ["ZigzagFlow"]
 
@@ -59,7 +59,7 @@ class ZigzagFlow:
                  input_len: int = 10) -> None:  # fmt: skip
         _check_predrnn("ZigzagFlow", model)
         self.model = model
-        self.frames = _sequences(frames)
+        self.frames = sequence_source("ZigzagFlow", frames)
         seqs = list(sequences)
         if not seqs:
             raise ValueError("ZigzagFlow: 'sequences' must name at least one sequence index, got none")
