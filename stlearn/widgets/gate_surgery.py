@@ -186,11 +186,16 @@ class GateSurgery:
                                           label="unmodified")[0]  # fmt: skip
         self.line_mod = self.ax_err.plot(lead, np.zeros(t_out), marker="s", ms=3, color="#d62728",
                                          label="modified", animated=True)[0]  # fmt: skip
-        # only the modified strip and its error line change with an edit: redrawn over a saved background;
-        # the other strips, the unmodified line and the y axis (its scale) only when the sequence or the scale change
+        # only the modified strip and its error line change with an edit: redrawn over a saved background.
+        # Layer 0, the y axis, changes with the error scale; layer 1 (the other frames, the unmodified labels and
+        # line) with the sequence. The ground-truth labels (t=10, 11, ...) are the same for every sequence: static.
+        truth = self.strips["ground truth"]
+        truth.set(first["frames"][self.input_len :], [f"t={self.input_len + t}" for t in range(t_out)])
+        for text in truth.texts:
+            text.set_animated(False)
         self.canvas.animated = [*self.strips["modified"].artists, self.line_mod]
-        self.canvas.layers = [[*self.strips["ground truth"].artists, *self.strips["unmodified"].artists],
-                              [self.ax_err.yaxis, self.line_base]]  # fmt: skip
+        self.canvas.layers = [[self.ax_err.yaxis],
+                              [truth.image, *self.strips["unmodified"].artists, self.line_base]]  # fmt: skip
         self.ax_err.set_xticks(lead)
         self.ax_err.tick_params(labelsize=7)
         self.ax_err.set_xlabel("lead time (frames after the last input)", fontsize=8)
@@ -239,16 +244,15 @@ class GateSurgery:
         base = self.baseline_of(self.sequence.value)
         full = self.shown != self.sequence.value
         if full:
-            t_in = self.input_len
-            self.strips["ground truth"].set(base["frames"][t_in:], [f"t={t_in + t}" for t in range(len(base["pred"]))])
+            self.strips["ground truth"].set(base["frames"][self.input_len :])  # its labels never change
             self.strips["unmodified"].set(base["pred"], [f"MSE {v:.0f}" for v in base["mse"]])
             self.line_base.set_ydata(base["mse"])
             self.shown = self.sequence.value
         mod = self.modified()
         self.strips["modified"].set(mod["pred"], [f"MSE {v:.0f}" for v in mod["mse"]])
         self.line_mod.set_ydata(mod["mse"])
-        # the error axis on a coarse scale (100, 200, 400, ...): a new scale redraws the y axis and the unmodified
-        # line, the same one only the changed artists; a new sequence also the other two strips
+        # the error axis on a coarse scale (100, 200, 400, ...): a new scale redraws the y axis (layer 0) and all
+        # after it, a new sequence the other two strips and the unmodified line (layer 1), an edit only the rest
         worst = 1.1 * max(float(base["mse"].max()), float(mod["mse"].max()), 1.0)
         top = 100.0 * 2.0 ** max(0.0, np.ceil(np.log2(worst / 100.0)))
         rescaled = self.ax_err.get_ylim()[1] != top
@@ -265,7 +269,7 @@ class GateSurgery:
             f"mean SSIM {base['ssim'].mean():.3f} → <b>{mod['ssim'].mean():.3f}</b> ({d_ssim:+.3f}) "
             f"over the {len(base['mse'])} forecast frames of sequence {self.sequence.value}"
         )
-        self.canvas.render_changed(0 if full else 1 if rescaled else None)
+        self.canvas.render_changed(0 if rescaled else 1 if full else None)
 
     def _ipython_display_(self) -> None:
         from IPython.display import display
