@@ -142,11 +142,23 @@ def targets(report: dict) -> list[dict]:
         med = {(r["case"], r["mode"], r["path"]): r[clock] for r in rows}
         keys = {(c, m) for c, m, _ in med}
         trace = max(med[(c, m, "trace")] / med[(c, m, "fast")] for c, m in keys)
-        unf = min(med[(c, m, "unfused")] / med[(c, m, "fast")] for c, m in keys)
         out.append({"what": "cell trace / fast (worst case)", "target": f"≤ {TRACE_RATIO}", "value": f"{trace:.2f}",
                     "met": trace <= TRACE_RATIO})  # fmt: skip
-        out.append({"what": "cell unfused / fast (worst case)", "target": "clearly > 1", "value": f"{unf:.2f}",
-                    "met": unf >= 1.1})  # fmt: skip
+        # fusion saves kernel launches and memory traffic, not FLOPs: judged apart where the lessons run and at the
+        # paper's size, where the fast path's share of the machine's matrix-product peak says how much is left
+        for size in ("lesson", "paper"):
+            sized = [(c, m) for c, m in keys if (size == "paper") == ("paper" in c)]
+            if not sized:
+                continue
+            c, m = min(sized, key=lambda k: med[(*k, "unfused")] / med[(*k, "fast")])
+            unf = med[(c, m, "unfused")] / med[(c, m, "fast")]
+            value = f"{unf:.2f} ({c} {m})"
+            if size == "paper":
+                row = next(r for r in rows if (r["case"], r["mode"], r["path"]) == (c, m, "fast"))
+                share = row["conv_gflop"] / (row[clock] / 1e3) / row["sgemm_gflops"]
+                value += f"; fast path at {share:.0%} of the sgemm peak"
+            out.append({"what": f"cell unfused / fast, {size} size (worst case)", "target": "clearly > 1 (≥ 1.1)",
+                        "value": value, "met": unf >= 1.1})  # fmt: skip
     if s.get("gpu"):
         best = [r for r in s["gpu"] if r.get("model") == "predrnn" and r.get("batch") == 16 and "train_ms" in r]
         if best:
