@@ -83,21 +83,26 @@ def _train_flops(model, batch: int) -> float | None:
     return None
 
 
-def _sync_time(fn, repeats: int, warmup: int) -> float:
+def _sync_time(fn, repeats: int, warmup: int, dev: torch.device) -> float:
+    sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
     for _ in range(warmup):
         fn()
-    torch.cuda.synchronize()
+    sync()
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()
         fn()
-        torch.cuda.synchronize()
+        sync()
         times.append((time.perf_counter() - t0) * 1e3)
     return statistics.median(times)
 
 
-def measure(name: str, batch: int, variant: str, repeats: int, config: dict | None = None) -> dict:
-    dev = torch.device("cuda")
+def measure(name: str, batch: int, variant: str, repeats: int, config: dict | None = None,
+            device: str = "cuda") -> dict:  # fmt: skip
+    """One (model, batch, variant) row. ``device="cpu"`` runs the same code without a GPU (the tests
+    use it at a tiny size; no memory or peak columns there)."""
+    dev = torch.device(device)
+    cuda = dev.type == "cuda"
     torch.manual_seed(0)
     model = build_model(name, **(config or paper_config(name))).to(dev)
     if variant == "unfused":
@@ -112,7 +117,7 @@ def measure(name: str, batch: int, variant: str, repeats: int, config: dict | No
         torch._dynamo.reset()  # a fresh model: compile it from scratch, within the recompile limit
         step_model = torch.compile(model, mode="reduce-overhead" if "cudagraphs" in variant else None)
     opt = torch.optim.Adam(model.parameters(), lr=1e-4, fused=True)
-    autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if bf16 else contextlib.nullcontext
+    autocast = (lambda: torch.autocast(dev.type, dtype=torch.bfloat16)) if bf16 else contextlib.nullcontext
     trace = variant == "trace"
 
     def train():
@@ -128,16 +133,17 @@ def measure(name: str, batch: int, variant: str, repeats: int, config: dict | No
 
     row = {"model": name, "batch": batch, "variant": variant}
     try:
-        torch.cuda.synchronize()
-        base = torch.cuda.memory_allocated()
-        torch.cuda.reset_peak_memory_stats()
-        row["train_ms"] = _sync_time(train, repeats, warmup=3 if "compile" in variant else 2)
-        row["peak_mb"] = (torch.cuda.max_memory_allocated() - base) / 2**20
-        row["infer_ms"] = None if "compile" in variant else _sync_time(infer, repeats, warmup=1)
+        if cuda:
+            torch.cuda.synchronize()
+            base = torch.cuda.memory_allocated()
+            torch.cuda.reset_peak_memory_stats()
+        row["train_ms"] = _sync_time(train, repeats, 3 if "compile" in variant else 2, dev)
+        row["peak_mb"] = (torch.cuda.max_memory_allocated() - base) / 2**20 if cuda else None
+        row["infer_ms"] = None if "compile" in variant else _sync_time(infer, repeats, 1, dev)
     except Exception as exc:
         row["error"] = f"{type(exc).__name__}: {str(exc).splitlines()[0][:300] if str(exc) else ''}"
         return row
-    flops, peaks = train_flops(model, batch), gpu_peaks()
+    flops, peaks = train_flops(model, batch), gpu_peaks() if cuda else None
     if flops is not None:
         row["tflops"] = flops / (row["train_ms"] * 1e-3) / 1e12
         if peaks is not None:
@@ -192,8 +198,8 @@ def markdown(rows: list[dict]) -> list[str]:
         frac = r.get("peak_fraction")
         lines.append(
             f"| {r['model']} | {r['batch']} | {r['variant']} | {r['train_ms']:.1f} | {f(r.get('infer_ms'), '.1f')} "
-            f"| {r['peak_mb']:.0f} | {f(r.get('tflops'), '.1f')} | {f(None if frac is None else 100 * frac, '.1f')}"
-            f"{'' if frac is None else ' %'} |"
+            f"| {f(r.get('peak_mb'), '.0f')} | {f(r.get('tflops'), '.1f')} "
+            f"| {f(None if frac is None else 100 * frac, '.1f')}{'' if frac is None else ' %'} |"
         )
     return lines
 

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -47,7 +48,12 @@ def test_entry_point_quick_writes_the_report(tmp_path):
         "moving digits (64×64, 20 frames)",
         "radar echoes (64×64, 20 frames)",
     }
-    assert {t["what"] for t in report["targets"]} >= {"whole course", "cell trace / fast (worst case)"}
+    assert {t["what"] for t in report["targets"]} >= {
+        "whole course",
+        "cell trace / fast (worst case)",
+        "cell unfused / fast, lesson size (worst case)",
+    }
+    assert all(r["sgemm_gflops"] > 0 for r in sections["cells"])
     md = (tmp_path / "report.md").read_text()
     for heading in ("## Targets", "## Lessons", "## Widget updates", "## Cell step (CPU)", "## Models (CPU)"):
         assert heading in md
@@ -60,3 +66,24 @@ def test_entry_point_rejects_unknown_sections(capsys):
     with pytest.raises(SystemExit):
         main(["--only", "cells,nonsense"])
     assert "nonsense" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("variant", ["fp32", "unfused", "bf16+channels_last"])
+def test_gpu_section_measures_its_eager_variants_on_cpu(variant):
+    """The GPU section's code path (training step, rollout, FLOPs, markdown) at a tiny size on the CPU.
+
+    CI has no GPU, so this is what keeps ``bench_gpu`` runnable between the sessions that have one.
+    """
+    from benchmarks import bench_gpu
+
+    tiny = {"hidden_channels": [4, 4], "frame_size": [16, 16]}
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny tensors: a second thread only waits
+    try:
+        row = bench_gpu.measure("predrnn", 2, variant, 1, tiny, device="cpu")
+    finally:
+        torch.set_num_threads(threads)
+    assert "error" not in row, row.get("error")
+    assert row["train_ms"] > 0 and row["infer_ms"] > 0 and row["tflops"] > 0
+    assert row["peak_mb"] is None and "peak_fraction" not in row  # CUDA-only columns
+    assert f"| predrnn | 2 | {variant} |" in "\n".join(bench_gpu.markdown([row]))
