@@ -87,3 +87,46 @@ def test_gpu_section_measures_its_eager_variants_on_cpu(variant):
     assert row["train_ms"] > 0 and row["infer_ms"] > 0 and row["tflops"] > 0
     assert row["peak_mb"] is None and "peak_fraction" not in row  # CUDA-only columns
     assert f"| predrnn | 2 | {variant} |" in "\n".join(bench_gpu.markdown([row]))
+
+
+@pytest.mark.parametrize("variant", ["cudagraph", "bf16+cudagraph"])
+def test_gpu_section_graph_variants_say_they_need_cuda(variant):
+    """Capturing a CUDA graph needs a GPU: on the CPU the row records why, instead of a torch traceback."""
+    from benchmarks import bench_gpu
+
+    row = bench_gpu.measure("convlstm", 1, variant, 1, {"hidden_channels": [2], "frame_size": [8, 8]}, device="cpu")
+    assert row["error"] == "RuntimeError: CUDA graphs need a CUDA device"
+    assert f"| convlstm | 1 | {variant} | failed:" in "\n".join(bench_gpu.markdown([row]))
+
+
+def test_gpu_plan_runs_the_target_case_first_and_compiling_last():
+    from benchmarks import bench_gpu
+
+    plan = bench_gpu.plan()
+    assert plan[0] == ("predrnn", 16, "fp32")
+    assert [v for _, _, v in plan[-2:]] == list(bench_gpu.COMPILED)
+    assert {v for m, b, v in plan if (m, b) == ("predrnn", 16)} == set(bench_gpu.VARIANTS)
+    assert not any(v == "unfused" for m, _, v in plan if m not in ("convlstm", "predrnn"))  # no unfused MIM/TrajGRU
+
+
+def test_report_without_cuda_carries_the_saved_gpu_run(tmp_path):
+    """A CPU-only report shows the last CUDA run's rows and judges the GPU targets on them, naming that machine."""
+    from benchmarks import run
+
+    rows = [
+        {"model": "predrnn", "batch": 16, "variant": "fp32", "train_ms": 150.0},
+        {"model": "predrnn", "batch": 16, "variant": "trace", "train_ms": 160.0},
+        {"model": "predrnn", "batch": 16, "variant": "unfused", "train_ms": 300.0},
+        {"model": "predrnn", "batch": 16, "variant": "bf16+cudagraph", "train_ms": 45.0},
+        {"model": "predrnn", "batch": 16, "variant": "bf16+compile", "error": "skipped: out of time budget"},
+    ]
+    machine = {"gpu": "NVIDIA H200", "summary": "a test GPU machine"}
+    (tmp_path / "gpu.json").write_text(json.dumps({"machine": machine, "rows": rows}))
+    saved = run.saved_gpu(tmp_path)
+    assert saved is not None and saved["rows"] == rows
+    assert run.saved_gpu(tmp_path / "nowhere") is None
+    report = {"machine": {}, "sections": {"gpu": rows}, "gpu_machine": machine}
+    got = {t["what"]: (t["value"], t["met"]) for t in run.targets(report)}
+    assert got["NVIDIA H200: PredRNN 4×128 b16 train step (best: bf16+cudagraph)"] == ("45.0 ms", True)
+    assert got["NVIDIA H200: trace / fast, eager fp32 train step (worst case)"] == ("1.07 (predrnn b16)", True)
+    assert got["NVIDIA H200: unfused / fast, eager fp32 train step (worst case)"] == ("2.00 (predrnn b16)", True)
