@@ -6,6 +6,7 @@ Sub-commands register themselves in :data:`COMMANDS` (name -> (help, add_argumen
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable
 
@@ -59,6 +60,33 @@ def _train(args: argparse.Namespace) -> int:
 
 
 COMMANDS["train"] = ("train a model from a configuration file (lesson 4)", _train_args, _train)
+
+
+def _pools_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("configs", nargs="+", help="training configurations whose pools to make, e.g. configs/radar/*.toml")
+    p.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes (default: all cores)")
+
+
+def _pools(args: argparse.Namespace) -> int:
+    from .batches import prepare_pool
+    from .train import load_config
+
+    cache = os.environ.get("STLEARN_CACHE")
+    if not cache:
+        print("stlearn make-pools: set STLEARN_CACHE to the folder the training runs will read, e.g. runs/cache",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    done: set[str] = set()
+    for path in args.configs:
+        config = load_config(path)
+        key = repr((config.dataset, sorted(config.data_config.items())))
+        if key not in done:
+            done.add(key)
+            print(f"{config.dataset}: {prepare_pool(config.dataset, config.data_config, cache, args.workers)}")
+    return 0
+
+
+COMMANDS["make-pools"] = ("make the training pools of configurations in $STLEARN_CACHE", _pools_args, _pools)
 
 
 def _evaluate_args(p: argparse.ArgumentParser) -> None:

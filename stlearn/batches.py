@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import multiprocessing
 import os
 from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -67,20 +69,23 @@ class BatchSource:
                 self._pool[s + j] = block[j]
         return np.stack([self._pool[i] for i in range(start, start + count)])
 
+    def pool_path(self) -> Path:
+        """The .npy file under ``cache_dir`` that holds this source's pool (named by data set, split and config)."""
+        if self.cache_dir is None:
+            raise ValueError("BatchSource.pool_path: this source has no cache_dir (set STLEARN_CACHE)")
+        key = hashlib.sha256(repr((self.dataset, self.split, asdict(self._config))).encode()).hexdigest()[:12]
+        return Path(self.cache_dir) / f"{self.dataset}_{self.split}_{self.pool_size}_{key}.npy"
+
     def _load_or_make_pool(self) -> None:
         """With ``cache_dir``: the whole pool, read from (or generated once into) a .npy file there."""
         if self.cache_dir is None or len(self._pool) >= self.pool_size:
             return
-        key = hashlib.sha256(repr((self.dataset, self.split, asdict(self._config))).encode()).hexdigest()[:12]
-        path = Path(self.cache_dir) / f"{self.dataset}_{self.split}_{self.pool_size}_{key}.npy"
+        path = self.pool_path()
         if path.is_file():
             pool = np.load(path, mmap_mode="r")
         else:
             pool = self.sequences(0, self.pool_size)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(f".{os.getpid()}.tmp.npy")
-            np.save(tmp, pool)
-            os.replace(tmp, path)
+            _save_atomically(path, pool)
         self._pool.update({i: pool[i] for i in range(self.pool_size)})
 
     def batch(self, k: int, batch_size: int, seed: int = 0) -> torch.Tensor:
@@ -110,3 +115,38 @@ def make_batch_source(dataset: str, split: str, data_config: dict[str, Any], tot
             f"data set {dataset!r} makes {frames}-frame sequences but training needs input_len + pred_len = {total_len}"
         )
     return src
+
+
+def _save_atomically(path: Path, array: np.ndarray) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp.npy")
+    np.save(tmp, array)
+    os.replace(tmp, path)
+
+
+def _generate_block(job: tuple[str, str, dict[str, Any], int, int]) -> np.ndarray:
+    dataset, split, data_config, start, count = job
+    return BatchSource(dataset, split, data_config).sequences(start, count)
+
+
+def prepare_pool(dataset: str, data_config: dict[str, Any], cache_dir: str | Path, workers: int = 1,
+                 pool_size: int = 4096) -> Path:  # fmt: skip
+    """Write the training pool of ``dataset`` into ``cache_dir`` with ``workers`` processes; returns its path.
+
+    Sequence ``i`` of a split depends only on its index, so the pool is byte-identical to the one a
+    training run makes for itself (tested) — made once, in parallel, before several runs start side by
+    side (``stlearn make-pools``, used by ``scripts/train_gpu.sh``). An existing pool is kept.
+    """
+    src = BatchSource(dataset, "train", dict(data_config), pool_size=pool_size, cache_dir=Path(cache_dir))
+    path = src.pool_path()
+    if path.is_file():
+        return path
+    if workers <= 1:
+        src._load_or_make_pool()
+        return path
+    chunk = -(-pool_size // (4 * workers))
+    jobs = [(dataset, "train", dict(data_config), s, min(chunk, pool_size - s)) for s in range(0, pool_size, chunk)]
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as ex:
+        pool = np.concatenate(list(ex.map(_generate_block, jobs)))
+    _save_atomically(path, pool)
+    return path

@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import torch
 
@@ -99,7 +100,7 @@ def test_committed_configs_load():
     from stlearn.models import build_model
 
     paths = sorted((Path(__file__).resolve().parents[1] / "configs").glob("*/*.toml"))
-    assert len(paths) == 8
+    assert len(paths) == 10  # five models on each data set
     budgets: dict[str, set] = {}
     for p in paths:
         cfg = load_config(p)
@@ -130,3 +131,23 @@ def test_cli_train(tmp_path):
         capture_output=True, text=True, check=True,
     )  # fmt: skip
     assert "checkpoint:" in out.stdout and (tmp_path / "c.pt").exists()
+
+
+def test_prepared_pool_is_the_pool_a_run_makes_for_itself(tmp_path):
+    """`stlearn make-pools` fills the cache in parallel; a run then reads byte for byte what it would have made."""
+    from stlearn.batches import BatchSource, prepare_pool
+
+    path = prepare_pool("moving_digits", {}, tmp_path / "parallel", workers=2, pool_size=10)
+    own = BatchSource("moving_digits", "train", {}, pool_size=10, cache_dir=tmp_path / "own")
+    own._load_or_make_pool()
+    assert path.name == own.pool_path().name
+    assert np.array_equal(np.load(path), np.load(own.pool_path()))
+    assert prepare_pool("moving_digits", {}, tmp_path / "parallel", workers=2, pool_size=10) == path  # kept
+
+
+def test_make_pools_needs_the_cache_folder(monkeypatch, capsys):
+    from stlearn.__main__ import main
+
+    monkeypatch.delenv("STLEARN_CACHE", raising=False)
+    assert main(["make-pools", "configs/moving_digits/predrnn.toml"]) == 2
+    assert "STLEARN_CACHE" in capsys.readouterr().err
