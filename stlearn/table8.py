@@ -542,7 +542,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--runs", default="runs/table8", help="where --train writes checkpoints (default: runs/table8)")
     g.add_argument("--hidden", help="hidden channels per layer, e.g. 128,128,128,128 (default: the configs')")
     g.add_argument("--kernel", type=int, help="convolution kernel size, e.g. 5")
-    g.add_argument("--iterations", type=int, help="training iterations (default: the configs' 600)")
+    g.add_argument("--iterations", type=int, help="training iterations (default: the configs', 1500)")
     g.add_argument("--train-batch-size", type=int, dest="train_batch_size", help="training batch size")
     g.add_argument("--amp", action="store_true", default=None, help="bf16 autocast (CUDA only)")
     g.add_argument("--threads", type=int, help="CPU threads for torch")

@@ -15,7 +15,7 @@ from stlearn.pretrained import available, checkpoint_path, load_pretrained, pret
 
 SHIPPED = [(ds, m) for ds, models in available().items() for m in models]
 EXPECTED = {
-    "moving_digits": {"convlstm", "predrnn", "predrnn_v2"},
+    "moving_digits": {"trajgru", "convlstm", "mim", "predrnn", "predrnn_v2"},
     "radar": {"trajgru", "convlstm", "mim", "predrnn", "predrnn_v2"},
 }
 
@@ -64,3 +64,44 @@ def test_data_folder_stays_small():
     shipped = [p for p in data_dir().rglob("*") if p.is_file() and "cache" not in p.relative_to(data_dir()).parts]
     total = sum(p.stat().st_size for p in shipped)
     assert total < 50 * 2**20, f"data/ ships {total / 2**20:.1f} MB; keep it under 50 MB"
+
+
+@pytest.mark.parametrize(("dataset", "model"), SHIPPED)
+def test_shipped_checkpoint_was_trained_with_its_committed_configuration(dataset, model):
+    """configs/<data set>/<model>.toml is exactly the run that made the shipped model (device and threads aside)."""
+    from pathlib import Path
+
+    from stlearn.train import RUNTIME_ONLY, load_config
+
+    config = Path(__file__).resolve().parents[1] / "configs" / dataset / f"{model}.toml"
+    assert config.is_file(), f"no committed configuration for the shipped {dataset}/{model}"
+    ck = pretrained_info(dataset, model)
+    trained, committed = ck.training["config"], load_config(config).to_dict()
+    differ = sorted(k for k in trained.keys() | committed.keys() if k not in RUNTIME_ONLY - {"iterations"}
+                    and trained.get(k) != committed.get(k))  # fmt: skip
+    assert not differ, f"{dataset}/{model}: the shipped model was trained with other {differ} than {config.name}"
+    assert ck.training["iterations_done"] == committed["iterations"]
+
+
+def _interval(dataset: str, model: str, key: str) -> list[float]:
+    record = json.loads(checkpoint_path(dataset, model).with_suffix(".metrics.json").read_text())
+    return record["intervals"][key]
+
+
+def test_predrnn_is_measurably_ahead_of_convlstm_on_both_data_sets():
+    """The recipe's promise (issue: equal budget, PredRNN measurably ahead of ConvLSTM), on the recorded test scores.
+
+    Moving digits: the 95 % intervals of the MSE per frame do not even overlap. Radar: the paired bootstrap of
+    PredRNN − ConvLSTM over the same 1 000 test sequences (stlearn table8) lies below zero for the MSE and above
+    zero for CSI-30. The recorded numbers are tied to the shipped weights by the re-evaluation test above.
+    """
+    (_, _, predrnn_high), (_, convlstm_low, _) = (_interval("moving_digits", m, "mse_frame")
+                                                  for m in ("predrnn", "convlstm"))  # fmt: skip
+    assert predrnn_high < convlstm_low, "moving digits: PredRNN's MSE interval is not clear of ConvLSTM's"
+    table = json.loads((data_dir() / "checkpoints" / "radar" / "table8.json").read_text())
+    for name in ("convlstm", "predrnn"):
+        key = f"{name}-{file_sha256(checkpoint_path('radar', name))[:16]}"
+        assert table["rows"][name]["key"] == key, "table8.json is stale: run python -m stlearn table8 --write-results"
+    diff = table["vs_convlstm"]["predrnn"]
+    assert diff["mse_frame"][2] < 0, f"radar: PredRNN − ConvLSTM MSE {diff['mse_frame']} is not below zero"
+    assert diff["csi_30"][1] > 0, f"radar: PredRNN − ConvLSTM CSI-30 {diff['csi_30']} is not above zero"
