@@ -13,8 +13,7 @@ from matplotlib.patches import Rectangle
 
 from ..probe import SequenceTrace, trace_sequence
 from ..viz.heatmaps import GATE_STYLE, gate_limits
-from ._canvas import FigureImage
-from ._strips import sequence_source
+from ._strips import BlitImage, sequence_source
 
 __all__ = ["GateExplorer"]
 
@@ -157,7 +156,7 @@ class GateExplorer:
     # -- drawing -------------------------------------------------------------------------------
 
     def _build_figure(self, tr: SequenceTrace) -> None:
-        self.canvas = FigureImage((10.6, 2.85))
+        self.canvas = BlitImage((10.6, 2.85))
         fig = self.canvas.figure
         axes = [fig.add_axes((0.01 + 0.228 * k, 0.03, 0.2, 0.8)) for k in range(4)]
         blank = np.zeros_like(tr.frames[0])
@@ -180,6 +179,13 @@ class GateExplorer:
             ax.set_xticks([])
             ax.set_yticks([])
         self.axes = axes
+        # an update redraws the four maps, the probe boxes, the spines and the titles (a full draw's order) over a saved
+        # background; the colour bar is a layer of its own, redrawn only when the gate's colour scale changes
+        spines = [spine for ax in axes for spine in ax.spines.values()]
+        self.canvas.animated = [self.im_read, self.im_pred, self.im_true, self.im_gate, *self.boxes, self.box_gate,
+                                *spines, *self.titles]  # fmt: skip (the order of a full draw: zorder)
+        self.canvas.layers = [[bar_ax]]
+        self._scale: tuple[Any, float, float] | None = None  # the colour bar's (cmap, vmin, vmax)
         self.headline = widgets.HTML()  # rendered by the browser: cheaper than text drawn into the PNG
 
     def _on_sequence(self) -> None:
@@ -205,8 +211,13 @@ class GateExplorer:
         cmap = GATE_STYLE[gate][2]
         vmin, vmax = gate_limits(gate, record)
         self.im_gate.set_data(values)
-        self.im_gate.set_cmap(cmap)
-        self.im_gate.set_clim(vmin, vmax)
+        scale_changed = (cmap, vmin, vmax) != self._scale
+        if scale_changed:  # the colour bar is rebuilt once, and only when the scale changes
+            with self.im_gate.callbacks.blocked():
+                self.im_gate.set_cmap(cmap)
+                self.im_gate.set_clim(vmin, vmax)
+            self.colorbar.update_normal(self.im_gate)
+            self._scale = (cmap, vmin, vmax)
         shape = tuple(record.shape[1:])
         self.titles[3].set_text(f"{self.labels[gate]}, ch {k}\n(C, h, w) = {shape}")
         p = self.patch
@@ -221,7 +232,7 @@ class GateExplorer:
             "<pre style='font-size:12px;line-height:1.3;margin:0'>"
             f"<b>probe</b> (y, x) = ({y}, {x}), ch {k}\n{html.escape(lines)}</pre>"
         )
-        self.canvas.render()
+        self.canvas.render_changed(0 if scale_changed else None)
 
     def _ipython_display_(self) -> None:
         from IPython.display import display

@@ -174,6 +174,7 @@ class PredictionViewer:
         self.plot.animated = [*self.lines.values(), self.metric_title]
         self.plot.layers = [[self.ax_metric.yaxis]]
         self.shown: int | None = None  # the sequence the strips show
+        self._plot_stale = False
 
     def _update(self) -> None:
         res = self.result_of(self.sequence.value)
@@ -188,7 +189,13 @@ class PredictionViewer:
         self.strips["ground truth"].set(frames[t_in:])
         for name, pred in res["predictions"].items():
             self.strips[name].set(pred, [f"MSE {v:.0f}" for v in res["scores"][name]["mse"]])
-        self.canvas.render_changed()
+        # the strips depend on the sequence alone: a sequence seen before shows the picture drawn then
+        # (the artists above are set all the same, so a later redraw starts from the right state)
+        if "strips_png" in res:
+            self.canvas.image.value = res["strips_png"]
+        else:
+            self.canvas.render_changed()
+            res["strips_png"] = self.canvas.image.value
 
     def _draw_metric(self, res: dict[str, Any]) -> None:
         key = self.metric.value
@@ -216,7 +223,14 @@ class PredictionViewer:
             f"<b>sequence {self.sequence.value}</b>: mean {label} over the {len(values[0])} forecast frames — "
             + ", ".join(parts) + undefined
         )
-        self.plot.render_changed(0 if rescaled else None)
+        pictures = res.setdefault("plot_png", {})  # likewise per (sequence, metric)
+        if key in pictures:
+            self.plot.image.value = pictures[key]
+            self._plot_stale = True  # the saved backgrounds may show another scale than the axes now have
+        else:
+            self.plot.render_changed(0 if (rescaled or self._plot_stale) else None)
+            self._plot_stale = False
+            pictures[key] = self.plot.image.value
 
     def _ipython_display_(self) -> None:
         from IPython.display import display
