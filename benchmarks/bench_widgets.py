@@ -107,6 +107,16 @@ def _time(control, values, repeats: int) -> tuple[list[float], list[float]]:
     return wall, cpu
 
 
+def _row(widget: str, control: str, wall: list[float], cpu: list[float]) -> dict:
+    """One table row: the wall-clock and CPU latencies (seconds) of one control, summarised in milliseconds."""
+    return {
+        "widget": widget, "control": control, "n": len(wall),
+        "wall_median_ms": 1e3 * statistics.median(wall), "wall_p95_ms": 1e3 * float(np.percentile(wall, 95)),
+        "wall_max_ms": 1e3 * max(wall),
+        "cpu_median_ms": 1e3 * statistics.median(cpu), "cpu_max_ms": 1e3 * max(cpu),
+    }  # fmt: skip
+
+
 def _time_first_drawings(pv, sequences) -> dict[str, tuple[list[float], list[float]]]:
     """PredictionViewer: a switch to a sequence drawn for the first time, then a metric drawn for the first time."""
     out: dict[str, tuple[list[float], list[float]]] = {
@@ -191,22 +201,8 @@ def main(argv: list[str] | None = None) -> int:
     gx_st.trace_of(1)  # the sequence rows time cached switches
     _time(pv.sequence, [1, 0], 1)  # first visit of sequence 1 forecasts it once
     _time(gs.sequence, [1, 0], 1)  # and runs the unmodified model once
-    rows = []
-    for widget, control, ctl, values in cases:
-        wall, cpu = _time(ctl, values, repeats)
-        rows.append({
-            "widget": widget, "control": control, "n": len(wall),
-            "wall_median_ms": 1e3 * statistics.median(wall), "wall_p95_ms": 1e3 * float(np.percentile(wall, 95)),
-            "wall_max_ms": 1e3 * max(wall),
-            "cpu_median_ms": 1e3 * statistics.median(cpu), "cpu_max_ms": 1e3 * max(cpu),
-        })  # fmt: skip
-    for control, (wall, cpu) in first_draws.items():
-        rows.append({
-            "widget": "PredictionViewer", "control": control, "n": len(wall),
-            "wall_median_ms": 1e3 * statistics.median(wall), "wall_p95_ms": 1e3 * float(np.percentile(wall, 95)),
-            "wall_max_ms": 1e3 * max(wall),
-            "cpu_median_ms": 1e3 * statistics.median(cpu), "cpu_max_ms": 1e3 * max(cpu),
-        })  # fmt: skip
+    rows = [_row(widget, control, *_time(ctl, values, repeats)) for widget, control, ctl, values in cases]
+    rows += [_row("PredictionViewer", control, wall, cpu) for control, (wall, cpu) in first_draws.items()]
     # the one heavy update: a sequence not seen before (a traced model pass)
     t0 = time.perf_counter()
     gx.trace_of(3)

@@ -186,9 +186,9 @@ def targets(report: dict) -> list[dict]:
                         "target": f"≤ {GPU_STEP_MS:.0f} ms", "value": f"{b['train_ms']:.1f} ms",
                         "met": b["train_ms"] <= GPU_STEP_MS})  # fmt: skip
         ms = {(r["model"], r["batch"], r["variant"]): r["train_ms"] for r in rows}
+        base = {(m, b): t for (m, b, v), t in ms.items() if v == "fp32"}
         for path, target, ok in (("trace", f"≤ {TRACE_RATIO}", lambda v: v <= TRACE_RATIO),
                                  ("unfused", "clearly > 1 (≥ 1.1)", lambda v: v >= 1.1)):  # fmt: skip
-            base = {(m, b): t for (m, b, v), t in ms.items() if v == "fp32"}
             ratios = {(m, b): t / base[(m, b)] for (m, b, v), t in ms.items() if v == path and (m, b) in base}
             if ratios:
                 (m, b), worst = (max if path == "trace" else min)(ratios.items(), key=lambda kv: kv[1])
