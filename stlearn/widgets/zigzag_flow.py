@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import copy
 import html
-import io
 from collections.abc import Sequence
 from typing import Any
 
 import ipywidgets as widgets
 import numpy as np
 import torch
-from PIL import Image as PILImage
 
 from ..viz.zigzag import MemoryFlow, ZigzagDiagram, _check_predrnn, memory_flow, memory_path
-from ._canvas import FigureImage
+from ._canvas import FigureImage, png_bytes
 from ._strips import sequence_source
 
 __all__ = ["ZigzagFlow"]
@@ -227,9 +225,7 @@ class ZigzagFlow:
         canvas.restore_region(self._background)
         for artist in self._dynamic():
             fig.draw_artist(artist)
-        buf = io.BytesIO()
-        PILImage.fromarray(np.asarray(canvas.buffer_rgba())).save(buf, format="png", compress_level=1)
-        self.canvas.image.value = buf.getvalue()
+        self.canvas.image.value = png_bytes(np.asarray(canvas.buffer_rgba()))
         self.canvas.renders += 1
 
     def _update(self) -> None:
