@@ -33,7 +33,7 @@ def png_bytes(rgba: np.ndarray) -> bytes:
 
     What the views send to the browser on every update. Pillow tries a row filter per row
     (~11 ms for a 720×448 figure on the 2-core machine); the Agg buffer compresses about as well
-    without one (flat colours), in ~4.5 ms. Lessons 1-9 (every view).
+    without one (flat colours), in ~4.5 ms. Every view from lesson 1 on.
     """
     if rgba.ndim != 3 or rgba.shape[2] != 4 or rgba.dtype != np.uint8:
         raise ValueError(f"png_bytes: expected an (H, W, 4) uint8 array, got {rgba.dtype} {tuple(rgba.shape)}")

@@ -57,7 +57,7 @@ def error_scale(worst: float, current: float | None = None) -> float:
 
     With the ``current`` top given, the axis grows as soon as ``worst`` exceeds it but shrinks only
     when ``worst`` fits in a quarter of it: edits around one error level do not make the axis (and
-    the reader's eye) jump back and forth between two scales.
+    the reader's eye) jump back and forth between two scales. Lesson 4 (GateSurgery's error plot).
     """
     top = 100.0 * 2.0 ** max(0.0, float(np.ceil(np.log2(max(worst, 1e-12) / 100.0))))
     if current is not None and top < current and worst > current / 4:
