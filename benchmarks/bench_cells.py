@@ -4,7 +4,8 @@ Usage:  python benchmarks/bench_cells.py [--quick] [--threads N] [--repeats N] [
 
 Writes ``cells.json`` and ``cells.md`` (with the machine it ran on) under ``--out``.
 Sizes: the lessons' (32 hidden channels, 16×16 patched frames, kernel 3, batch 1 and 8) and the
-paper's Moving MNIST layer (128 hidden channels, 16×16, kernel 5, batch 8, 16 input channels).
+paper's Moving MNIST layer (128 hidden channels, 16×16, kernel 5, batch 8, 16 input channels), and the
+ConvLSTM's upper layers (as many input channels as hidden ones) at both sizes.
 
 Paths: ``fast`` (the cell's forward: one convolution over [X, H] for ConvLSTM, two for the
 ST-LSTM), ``trace`` (``cell.trace``), ``per_input`` (one convolution per input, all gates at
@@ -174,6 +175,9 @@ CASES = [
     ("ST-LSTM lesson b8", STLSTMCell, 16, 32, 3, 16, 8),
     ("ConvLSTM paper b8", ConvLSTMCell, 16, 128, 5, 16, 8),
     ("ST-LSTM paper b8", STLSTMCell, 16, 128, 5, 16, 8),
+    # the layers above the first read H^(l-1) (as many channels as H): the ConvLSTM trace path's grouped convolution
+    ("ConvLSTM lesson b8 upper layer", ConvLSTMCell, 32, 32, 3, 16, 8),
+    ("ConvLSTM paper b8 upper layer", ConvLSTMCell, 128, 128, 5, 16, 8),
 ]
 QUICK_CASES = [("ConvLSTM tiny", ConvLSTMCell, 2, 4, 3, 8, 1), ("ST-LSTM tiny", STLSTMCell, 2, 4, 3, 8, 1)]
 

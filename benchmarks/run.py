@@ -1,7 +1,7 @@
 """One command, one report: ``python -m benchmarks`` (this module).
 
 Usage:
-    python -m benchmarks [--only cells,models,widgets,notebooks,data,gpu] [--quick] [--threads 2]
+    python -m benchmarks [--only cells,models,widgets,notebooks,data,overhead,gpu] [--quick] [--threads 2]
                          [--paper convlstm,predrnn,predrnn_v2] [--cpu-time] [--out benchmarks/results]
 
 Writes ``report.json`` and ``report.md`` (the machine it ran on, every section's table and the
@@ -15,6 +15,8 @@ issue's targets, met or not) under ``--out``; the sections also leave their own 
 * ``widgets`` — update latency of every widget action (:mod:`benchmarks.bench_widgets`);
 * ``notebooks`` — every lesson ``notebooks/NN_*.ipynb`` executed in a fresh kernel, and the total;
 * ``data`` — data generation per sequence (:mod:`benchmarks.bench_data`);
+* ``overhead`` — trace / fast / unfused where only the number of operations counts (tiny models, one
+  thread): the CPU's stand-in for the launch-bound eager GPU ratios (:mod:`benchmarks.bench_overhead`);
 * ``gpu`` — only with CUDA: bf16, channels-last, ``torch.compile``, CUDA graphs, FLOPs and the
   fraction of peak (:mod:`benchmarks.bench_gpu`).
 
@@ -41,7 +43,7 @@ from .machine import machine_info
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).resolve().parent / "results"
-SECTIONS = ("cells", "models", "widgets", "notebooks", "data", "gpu")
+SECTIONS = ("cells", "models", "widgets", "notebooks", "data", "overhead", "gpu")
 
 # the issue's targets
 COURSE_S, LESSON_S, WIDGET_MS, TRACE_RATIO, GPU_STEP_MS = 240.0, 45.0, 100.0, 1.5, 50.0
@@ -113,6 +115,10 @@ def _run_section(name: str, args, out: Path) -> dict | list:
 
         bench_data.main((["--quick"] if args.quick else []) + ["--out", str(out)])
         return json.loads((out / "data.json").read_text())
+    if name == "overhead":
+        from . import bench_overhead
+
+        return bench_overhead.run(args.quick, progress=_progress)
     if name == "gpu":
         from . import bench_gpu
 
@@ -198,7 +204,7 @@ def targets(report: dict) -> list[dict]:
 
 
 def markdown(report: dict) -> str:
-    from . import bench_cells, bench_gpu, bench_models
+    from . import bench_cells, bench_gpu, bench_models, bench_overhead
 
     m = report["machine"]
     lines = [
@@ -237,6 +243,8 @@ def markdown(report: dict) -> str:
         lines += ["## Cell step (CPU)", "", *bench_cells.markdown(s["cells"], clock), ""]
     if "models" in s:
         lines += ["## Models (CPU)", "", *bench_models.markdown(s["models"]), ""]
+    if s.get("overhead"):
+        lines += ["## Launch-bound stand-in (CPU)", "", *bench_overhead.markdown(s["overhead"]), ""]
     if s.get("gpu"):
         gm = report.get("gpu_machine", {})
         lines += ["## GPU", "", f"Measured on: {gm.get('summary', 'this machine')}"

@@ -24,7 +24,11 @@ def test_entry_point_quick_writes_the_report(tmp_path):
     assert report["quick"] is True
     assert {"cpu", "cores", "torch", "torch_threads", "date_utc"} <= set(report["machine"])
     sections = report["sections"]
-    assert {"cells", "models", "widgets", "notebooks", "data"} <= set(sections)
+    assert {"cells", "models", "widgets", "notebooks", "data", "overhead"} <= set(sections)
+    assert {(r["model"], r["variant"]) for r in sections["overhead"]} == {
+        (m, v) for m in ("convlstm", "predrnn") for v in ("fast", "trace", "unfused")
+    }
+    assert all(r["cpu_ms"] > 0 for r in sections["overhead"])
     # cells: 2 tiny cases × 2 modes × 4 paths
     assert {(r["case"], r["mode"], r["path"]) for r in sections["cells"]} >= {("ST-LSTM tiny", "train", "unfused")}
     assert len(sections["cells"]) == 16
@@ -55,7 +59,8 @@ def test_entry_point_quick_writes_the_report(tmp_path):
     }
     assert all(r["sgemm_gflops"] > 0 for r in sections["cells"])
     md = (tmp_path / "report.md").read_text()
-    for heading in ("## Targets", "## Lessons", "## Widget updates", "## Cell step (CPU)", "## Models (CPU)"):
+    for heading in ("## Targets", "## Lessons", "## Widget updates", "## Cell step (CPU)", "## Models (CPU)",
+                    "## Launch-bound stand-in (CPU)"):  # fmt: skip
         assert heading in md
     assert "| ConvLSTM tiny | inference |" in md
 

@@ -241,14 +241,15 @@ class _Step(torch.nn.Module):
         return self.cell(x, *s) if self.path == "forward" else self.cell.trace(x, *s)[0]
 
 
+@pytest.mark.parametrize("cin", [1, 2])  # 2 = hidden: the ConvLSTM trace path's grouped convolution
 @pytest.mark.parametrize("path", ["forward", "trace"])
 @pytest.mark.parametrize("cls", [ConvLSTMCell, STLSTMCell])
-def test_gradcheck_inputs_and_parameters(cls, path):
+def test_gradcheck_inputs_and_parameters(cls, path, cin):
     """float64 gradcheck of one step with respect to the input, the states and every parameter."""
-    cell = randomize(cls(1, 2, 3, (3, 3))).double()
+    cell = randomize(cls(cin, 2, 3, (3, 3))).double()
     step = _Step(cell, path)
     n_states = 2 if cls is ConvLSTMCell else 3
-    x, *s = (t.requires_grad_() for t in states(1, 1, 3, 3, 1) + states(1, 2, 3, 3, n_states, seed=2))
+    x, *s = (t.requires_grad_() for t in states(1, cin, 3, 3, 1) + states(1, 2, 3, 3, n_states, seed=2))
     assert torch.autograd.gradcheck(step, (x, *s))
     names = [f"cell.{k}" for k, _ in cell.named_parameters()]
     params = tuple(p.detach().clone().requires_grad_() for p in cell.parameters())
@@ -259,6 +260,22 @@ def test_gradcheck_inputs_and_parameters(cls, path):
         )
 
     assert torch.autograd.gradcheck(by_params, params)
+
+
+@pytest.mark.parametrize("cin", [3, 5])
+def test_convlstm_trace_input_terms_are_the_two_convolutions(cin, monkeypatch):
+    """W_x * X and W_h * H, kept apart: one grouped convolution when X and H have equal channels, else two."""
+    cell = randomize(ConvLSTMCell(cin, 5, 3, (6, 7)).double(), seed=3)
+    x, = states(2, cin, 6, 7, 1, seed=4)
+    h, = states(2, 5, 6, 7, 1, seed=5)
+    calls = []
+    real = F.conv2d
+    monkeypatch.setattr(F, "conv2d", lambda *a, **k: calls.append(k.get("groups", 1)) or real(*a, **k))
+    x_terms, h_terms = cell._input_terms(x, h)
+    assert calls == ([2] if cin == 5 else [1, 1])  # nn.Conv2d calls F.conv2d too
+    wx, wh = cell.conv_x[0].weight, cell.conv_h[0].weight
+    torch.testing.assert_close(x_terms, real(x, wx, padding=1), rtol=0, atol=1e-12)
+    torch.testing.assert_close(h_terms, real(h, wh, padding=1), rtol=0, atol=1e-12)
 
 
 @settings(max_examples=15, deadline=None)
