@@ -63,10 +63,13 @@ class FigureImage:
 
     def render(self) -> None:
         """Draw the figure and send it to the Image widget as PNG."""
-        canvas = self.figure.canvas
-        canvas.draw()
+        self.figure.canvas.draw()
+        self.send()
+
+    def send(self) -> None:
+        """Send the canvas as it is drawn now to the Image widget (after a full or a partial redraw)."""
         # fast PNG: little compression (the bytes travel over a local socket)
-        self.image.value = png_bytes(np.asarray(canvas.buffer_rgba()))
+        self.image.value = png_bytes(np.asarray(self.figure.canvas.buffer_rgba()))
         self.renders += 1
 
     def guard(self, update: Callable[[], None]) -> Callable[[Any], None]:

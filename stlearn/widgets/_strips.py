@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from ..viz.frames import radar_colormap
-from ._canvas import FigureImage, png_bytes
+from ._canvas import FigureImage
 from ._labels import BitmapLabel
 
 __all__ = ["BlitImage", "FrameStrip", "FrameStyle", "frame_style", "one_sequence", "one_thread", "sequence_source"]
@@ -196,5 +196,4 @@ class BlitImage(FigureImage):
             self._backgrounds.append(self.figure.canvas.copy_from_bbox(self.figure.bbox))
         for artist in self.animated:
             self.figure.draw_artist(artist)
-        self.image.value = png_bytes(np.asarray(self.figure.canvas.buffer_rgba()))
-        self.renders += 1
+        self.send()

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from ..viz.zigzag import MemoryFlow, ZigzagDiagram, _check_predrnn, memory_flow, memory_path
-from ._canvas import FigureImage, png_bytes
+from ._canvas import FigureImage
 from ._strips import sequence_source
 
 __all__ = ["ZigzagFlow"]
@@ -225,8 +225,7 @@ class ZigzagFlow:
         canvas.restore_region(self._background)
         for artist in self._dynamic():
             fig.draw_artist(artist)
-        self.canvas.image.value = png_bytes(np.asarray(canvas.buffer_rgba()))
-        self.canvas.renders += 1
+        self.canvas.send()
 
     def _update(self) -> None:
         """A hop: move the marks and swap the images; everything else is in the background."""
