@@ -35,7 +35,7 @@ def _train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lr", type=float, help="override the learning rate")
     p.add_argument("--seed", type=int, help="override the seed")
     p.add_argument("--device", help="cpu or cuda (default: the configuration's)")
-    p.add_argument("--amp", action="store_true", default=None, help="bf16 autocast (CUDA only)")
+    p.add_argument("--amp", action="store_true", default=None, help="bf16 autocast (CUDA, or a CPU with native bf16)")
     p.add_argument("--threads", type=int, help="CPU threads for torch")
     p.add_argument("--resume", action="store_true", help="continue the checkpoint at --out")
     p.add_argument("--no-progress", action="store_true", help="no progress bar (logs only)")

@@ -44,7 +44,13 @@ class TrainConfig:
     ``sampling``: ``"teacher"`` (true frames everywhere), ``"scheduled"`` (PredRNN's scheduled
     sampling), ``"reverse"`` (PredRNN-V2's reverse scheduled sampling) or ``"none"`` (test-time
     inputs: own predictions after the encoder). ``sampling_config`` overrides the schedule's
-    iteration constants (the papers' are for 80 000 iterations; short runs scale them).
+    constants, either as iterations (``stop_iteration``, ``tau1``, ``tau2``, ``alpha``: the papers' are
+    for 80 000 iterations) or as fractions of this run's budget (``stop_fraction``, ``tau1_fraction``,
+    ``tau2_fraction``, ``alpha_fraction``), so the schedule, like the learning-rate decay, is a function
+    of the run's progress k / iterations and a run of any length ends decayed.
+
+    ``amp``: bf16 autocast on the run's device (CUDA, or a CPU with native bf16 such as AVX512-BF16
+    or AMX; on other CPUs it is emulated and slower — measure first).
     """
 
     model: str
@@ -76,8 +82,7 @@ class TrainConfig:
                 raise ValueError(f"TrainConfig: '{name}' must be a positive integer, got {value!r}")
         if not (self.lr > 0 and math.isfinite(self.lr)):
             raise ValueError(f"TrainConfig: 'lr' must be a positive number, got {self.lr!r}")
-        if self.amp and not self.device.startswith("cuda"):
-            raise ValueError("TrainConfig: 'amp' (bf16 autocast) is for CUDA devices; set amp = false on CPU")
+        schedule_constants(self)  # raises on unknown or mixed schedule keys
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -98,6 +103,38 @@ def load_config(path: str | Path, **overrides: Any) -> TrainConfig:
     return TrainConfig(**raw)
 
 
+_FRACTION_KEYS = {
+    "scheduled": {"stop_fraction": "stop_iteration"},
+    "reverse": {"tau1_fraction": "tau1", "tau2_fraction": "tau2", "alpha_fraction": "alpha"},
+}
+
+
+def schedule_constants(config: TrainConfig) -> dict[str, Any]:
+    """The sampling schedule's keyword arguments in iterations, fractions of the budget resolved (lesson 4).
+
+    ``stop_fraction = 0.625`` on a 5 000-iteration run is ``stop_iteration = 3125`` with
+    ``rate = start / 3125`` (the truth probability reaches 0 exactly there); the reverse schedule's
+    ``tau1_fraction``, ``tau2_fraction`` and ``alpha_fraction`` scale the same way.
+    """
+    raw = dict(config.sampling_config)
+    fractions = _FRACTION_KEYS.get(config.sampling, {})
+    used = [k for k in raw if k in fractions]
+    for key in used:
+        value = raw[key]
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1:
+            raise ValueError(f"TrainConfig: sampling_config.{key} must be a fraction in (0, 1], got {value!r}")
+        if fractions[key] in raw:
+            raise ValueError(f"TrainConfig: sampling_config has both {key!r} and {fractions[key]!r}; give one")
+    out = {k: v for k, v in raw.items() if k not in fractions}
+    for key in used:
+        out[fractions[key]] = raw[key] * config.iterations if key == "alpha_fraction" else max(
+            1, round(raw[key] * config.iterations)
+        )
+    if "stop_fraction" in used and "rate" not in out:
+        out["rate"] = out.get("start", 1.0) / out["stop_iteration"]
+    return out
+
+
 def sampling_mask(
     config: TrainConfig, iteration: int, batch_size: int, generator: torch.Generator
 ) -> torch.Tensor | None:
@@ -109,10 +146,10 @@ def sampling_mask(
         return None
     if config.sampling == "scheduled":
         return schedules.scheduled_sampling_mask(
-            iteration, batch_size, total, config.input_len, generator=generator, **config.sampling_config
+            iteration, batch_size, total, config.input_len, generator=generator, **schedule_constants(config)
         )
     return schedules.reverse_scheduled_sampling_mask(
-        iteration, batch_size, total, config.input_len, generator=generator, **config.sampling_config
+        iteration, batch_size, total, config.input_len, generator=generator, **schedule_constants(config)
     )
 
 
@@ -178,6 +215,8 @@ def train(
     if config.threads:
         torch.set_num_threads(config.threads)
     device = torch.device(config.device)
+    if device.type == "cpu":
+        torch.set_flush_denormal(True)  # denormal floats slowed a CPU step 8x within a few steps
     if device.type == "cuda" and not torch.cuda.is_available():
         raise RuntimeError("TrainConfig.device is 'cuda' but no CUDA device is available; use device = 'cpu'")
     torch.manual_seed(config.seed)
@@ -192,7 +231,9 @@ def train(
     start, history, seconds = 0, [], 0.0
     if resume:
         ck = load_checkpoint(checkpoint, expect_model=config.model)
-        saved, now = ck.training.get("config", {}), config.to_dict()
+        # a key the saved run predates counts as its default value
+        defaults = TrainConfig(model=config.model, dataset=config.dataset).to_dict()
+        saved, now = {**defaults, **ck.training.get("config", {})}, config.to_dict()
         differ = sorted(k for k in now.keys() | saved.keys() if k not in RUNTIME_ONLY and saved.get(k) != now.get(k))
         if differ:
             raise ValueError(
@@ -242,7 +283,7 @@ def train(
             frames = train_source.batch(k, config.batch_size, seed=config.seed).to(device)
             mask = sampling_mask(config, k, config.batch_size, _rng_for(config.seed, k, 1))
             mask = mask.to(device) if mask is not None else None
-            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=config.amp):
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.amp):
                 out = model(frames, mask=mask, input_len=config.input_len)
             optimizer.zero_grad(set_to_none=True)
             out.loss.backward()

@@ -84,8 +84,10 @@ def test_config_errors(tmp_path):
         TrainConfig(**{**TINY, "sampling": "sometimes"})
     with pytest.raises(ValueError, match="'iterations' must be a positive integer"):
         TrainConfig(**{**TINY, "iterations": 0})
-    with pytest.raises(ValueError, match="amp"):
-        TrainConfig(**{**TINY, "amp": True})
+    with pytest.raises(ValueError, match="stop_fraction must be a fraction"):
+        TrainConfig(**{**TINY, "sampling_config": {"stop_fraction": 1.5}})
+    with pytest.raises(ValueError, match="both 'stop_fraction' and 'stop_iteration'"):
+        TrainConfig(**{**TINY, "sampling_config": {"stop_fraction": 0.5, "stop_iteration": 3}})
     bad = tmp_path / "bad.toml"
     bad.write_text('model = "predrnn"\ndataset = "radar"\nlearning_rate = 1\n')
     with pytest.raises(ValueError, match=r"unknown keys \['learning_rate'\]"):
