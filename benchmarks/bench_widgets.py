@@ -47,7 +47,7 @@ def _model_and_frames(quick: bool):
         return ConvLSTM(frame_size=(16, 16), hidden_channels=[4, 4]).eval(), torch.rand(4, 8, 1, 16, 16), "tiny random"
     try:
         from stlearn.data.datasets import load_moving_digits_test
-        from stlearn.pretrained import load_pretrained
+        from stlearn.training.pretrained import load_pretrained
 
         return load_pretrained("moving_digits", "convlstm"), load_moving_digits_test(), "pretrained, moving digits"
     except (FileNotFoundError, OSError) as exc:  # not shipped yet
@@ -64,7 +64,7 @@ def _increments(quick: bool, frames) -> dict:
         v1, v2, n_in = PredRNN(**kw).eval(), PredRNNV2(**kw).eval(), 4
     else:
         try:
-            from stlearn.pretrained import load_pretrained
+            from stlearn.training.pretrained import load_pretrained
 
             v1, v2 = load_pretrained("moving_digits", "predrnn"), load_pretrained("moving_digits", "predrnn_v2")
         except (FileNotFoundError, OSError):  # not shipped: random models of the same size
@@ -85,7 +85,7 @@ def _predrnn(quick: bool):
         torch.manual_seed(0)
         return PredRNN(frame_size=(16, 16), hidden_channels=[4, 4]).eval()
     try:
-        from stlearn.pretrained import load_pretrained
+        from stlearn.training.pretrained import load_pretrained
 
         return load_pretrained("moving_digits", "predrnn")
     except (FileNotFoundError, OSError):

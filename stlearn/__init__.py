@@ -2,16 +2,17 @@
 
 The helper package of the stlearn course (``notebooks/``): every gate equation of ConvLSTM and
 ST-LSTM as its own function (:mod:`stlearn.gates`), cells with a fast and a trace path
-(:mod:`stlearn.cells`), the five models of the seed's Table 8 (:mod:`stlearn.models`), their sampling
-schedules (:mod:`stlearn.schedules`) and official-checkpoint loading (:mod:`stlearn.interop`) — and, as the
-course grows, data, metrics, training and widgets.
+(:mod:`stlearn.cells`), the five models of the seed's Table 8 (:mod:`stlearn.models`) and
+official-checkpoint loading (:mod:`stlearn.interop`); then data (:mod:`stlearn.data`), metrics,
+training, the sampling schedules and the shipped models (:mod:`stlearn.training`), figures
+(:mod:`stlearn.viz`), widgets (:mod:`stlearn.widgets`) and exercises (:mod:`stlearn.exercises`).
 """
 
-from . import cells, gates, interop, models, schedules
+__version__ = "0.1.0"
+
+from . import cells, gates, interop, models
 from .cells import ConvLSTMCell, ConvLSTMTrace, STLSTMCell, STLSTMTrace
 from .models import MODELS, build_model
-
-__version__ = "0.1.0"
 
 __all__ = [
     "MODELS",
@@ -25,5 +26,4 @@ __all__ = [
     "gates",
     "interop",
     "models",
-    "schedules",
 ]

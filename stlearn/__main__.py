@@ -44,7 +44,7 @@ def _train_args(p: argparse.ArgumentParser) -> None:
 def _train(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from .train import load_config, train
+    from .training import load_config, train
 
     overrides = {k: getattr(args, k) for k in ("iterations", "batch_size", "lr", "seed", "device", "amp", "threads")}
     config = load_config(args.config, **overrides)
@@ -68,8 +68,8 @@ def _pools_args(p: argparse.ArgumentParser) -> None:
 
 
 def _pools(args: argparse.Namespace) -> int:
-    from .batches import prepare_pool
-    from .train import load_config
+    from .training import load_config
+    from .training.batches import prepare_pool
 
     cache = os.environ.get("STLEARN_CACHE")
     if not cache:
@@ -98,7 +98,7 @@ def _evaluate_args(p: argparse.ArgumentParser) -> None:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from .evaluate import main_evaluate
+    from .training.evaluate import main_evaluate
 
     return main_evaluate(args)
 
@@ -132,7 +132,7 @@ COMMANDS["table8"] = (
 def _export(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from .export import export_all
+    from .training.export import export_all
 
     export_all(Path(args.runs), only=args.only or None, skip_exported=args.new_only)
     return 0

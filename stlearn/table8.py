@@ -34,9 +34,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from .checkpoints import file_sha256, load_checkpoint
 from .metrics import DEFAULT_THRESHOLDS, MetricAccumulator, format_table, paired_bootstrap
 from .paths import data_dir
+from .training.checkpoints import file_sha256, load_checkpoint
 
 __all__ = [
     "BASELINES",
@@ -121,7 +121,7 @@ def _forecaster(name: str, checkpoints: Path) -> tuple[Any, str] | None:
     path = checkpoints / f"{name}.pt"
     if not path.is_file():
         return None
-    from .pretrained import model_from_checkpoint
+    from .training.pretrained import model_from_checkpoint
 
     ck = load_checkpoint(path, expect_model=name)
     return model_from_checkpoint(ck, str(path)), f"{name}-{file_sha256(path)[:16]}"
@@ -162,7 +162,7 @@ def _stats(
 
 
 def _summary(acc: MetricAccumulator, n_boot: int) -> dict[str, Any]:
-    from .evaluate import summarise
+    from .training.evaluate import summarise
 
     return summarise(acc, n_boot)
 
@@ -477,7 +477,7 @@ def training_config(
     The sampling schedules' iteration constants are scaled with ``iterations`` (like the course's
     configurations scale the papers' 80 000 iterations down).
     """
-    from .train import load_config
+    from .training import load_config
 
     if model not in MODELS:
         raise ValueError(f"table8: unknown model {model!r}; choose from {list(MODELS)}")
@@ -503,7 +503,7 @@ def train_models(runs: str | Path, models: Sequence[str] = MODELS, progress: boo
 
     Lesson 8 ends with the command that calls it for the paper-size models on a GPU.
     """
-    from .train import train
+    from .training import train
 
     runs = Path(runs)
     runs.mkdir(parents=True, exist_ok=True)

@@ -31,11 +31,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from .checkpoints import Checkpoint, load_checkpoint, save_checkpoint
 from .data.traffic import TRAFFIC_SEED, TrafficConfig, generate_traffic, historical_average, to_unit, traffic_windows
 from .models import build_model
 from .paths import data_dir
-from .schedules import scheduled_sampling_mask
+from .training.checkpoints import Checkpoint, load_checkpoint, save_checkpoint
+from .training.schedules import scheduled_sampling_mask
 
 __all__ = [
     "TRAFFIC_MODELS",

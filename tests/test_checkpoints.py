@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from stlearn.checkpoints import (
+from stlearn.training.checkpoints import (
     Checkpoint,
     CheckpointError,
     atomic_save,

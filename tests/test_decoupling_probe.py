@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 import torch
 
-from stlearn import schedules
 from stlearn.models import ConvLSTM, PredRNN, PredRNNV2
 from stlearn.models.predrnn_v2 import decoupling_term
 from stlearn.probe import channel_cosines, cosine_contributions, memory_increments
+from stlearn.training import schedules
 from stlearn.viz import cosine_histograms, sampling_mask_grid
 
 HW, T = 8, 6

@@ -8,8 +8,8 @@ from dataclasses import fields
 import pytest
 import torch
 
-from stlearn import schedules
 from stlearn.models import MODELS, ModelOutput, TraceSpec, build_model, unpatch_frames
+from stlearn.training import schedules
 
 NAMES = sorted(MODELS)
 B, T, IN, C, HW = 2, 5, 2, 2, 8  # batch, frames, input frames, channels, frame size: tiny on purpose

@@ -7,11 +7,11 @@ import json
 import pytest
 import torch
 
-from stlearn.checkpoints import file_sha256
-from stlearn.evaluate import evaluate_checkpoint
-from stlearn.export import CHECK_SEQUENCES
 from stlearn.paths import data_dir
-from stlearn.pretrained import available, checkpoint_path, load_pretrained, pretrained_info
+from stlearn.training.checkpoints import file_sha256
+from stlearn.training.evaluate import evaluate_checkpoint
+from stlearn.training.export import CHECK_SEQUENCES
+from stlearn.training.pretrained import available, checkpoint_path, load_pretrained, pretrained_info
 
 SHIPPED = [(ds, m) for ds, models in available().items() for m in models]
 EXPECTED = {
@@ -54,7 +54,7 @@ def test_pretrained_errors():
 
 
 def test_results_table_is_current():
-    from stlearn.export import results_markdown
+    from stlearn.training.export import results_markdown
 
     assert (data_dir() / "checkpoints" / "RESULTS.md").read_text() == results_markdown()
 
@@ -71,7 +71,7 @@ def test_shipped_checkpoint_was_trained_with_its_committed_configuration(dataset
     """configs/<data set>/<model>.toml is exactly the run that made the shipped model (device and threads aside)."""
     from pathlib import Path
 
-    from stlearn.train import RUNTIME_ONLY, load_config
+    from stlearn.training.config import RUNTIME_ONLY, load_config
 
     config = Path(__file__).resolve().parents[1] / "configs" / dataset / f"{model}.toml"
     assert config.is_file(), f"no committed configuration for the shipped {dataset}/{model}"

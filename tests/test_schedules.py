@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from stlearn import schedules
+from stlearn.training import schedules
 
 
 def test_scheduled_sampling_probability_at_documented_iterations() -> None:

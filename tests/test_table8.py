@@ -10,9 +10,9 @@ import torch
 
 from stlearn import table8
 from stlearn.__main__ import build_parser
-from stlearn.checkpoints import Checkpoint, file_sha256, save_checkpoint
 from stlearn.models import build_model
 from stlearn.paths import data_dir
+from stlearn.training.checkpoints import Checkpoint, file_sha256, save_checkpoint
 
 SHIPPED = data_dir() / "checkpoints" / "radar"
 

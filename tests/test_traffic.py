@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 import torch
 
-from stlearn.checkpoints import load_checkpoint
 from stlearn.traffic import (
     INPUT_LEN,
     PRED_LEN,
@@ -19,6 +18,7 @@ from stlearn.traffic import (
     traffic_split,
     train_traffic_model,
 )
+from stlearn.training.checkpoints import load_checkpoint
 
 
 @pytest.fixture(scope="module")

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import torch
 
-from stlearn.batches import BatchSource
-from stlearn.checkpoints import load_checkpoint
-from stlearn.train import TrainConfig, load_config, train
+from stlearn.training import TrainConfig, load_config, train
+from stlearn.training.batches import BatchSource
+from stlearn.training.checkpoints import load_checkpoint
 
 TINY = dict(
     model="predrnn",
@@ -137,7 +137,7 @@ def test_cli_train(tmp_path):
 
 def test_prepared_pool_is_the_pool_a_run_makes_for_itself(tmp_path):
     """`stlearn make-pools` fills the cache in parallel; a run then reads byte for byte what it would have made."""
-    from stlearn.batches import BatchSource, prepare_pool
+    from stlearn.training.batches import BatchSource, prepare_pool
 
     path = prepare_pool("moving_digits", {}, tmp_path / "parallel", workers=2, pool_size=10)
     own = BatchSource("moving_digits", "train", {}, pool_size=10, cache_dir=tmp_path / "own")

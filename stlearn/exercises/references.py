@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from .. import gates
 from ..models.patching import patch_frames as _patch_frames
 from ..models.predrnn_v2 import decoupling_term
-from ..schedules import reverse_sampling_probabilities
+from ..training.schedules import reverse_sampling_probabilities
 
 Tensor = torch.Tensor
 

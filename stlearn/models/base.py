@@ -17,7 +17,7 @@ with one mask value :math:`m_t \in [0, 1]` per sample and step. ``mask`` has sha
 column j is :math:`m_{t}` for t = j + 1 (step 0 always reads the true first frame, and step T−1
 does not exist). ``mask=None`` is test-time behaviour: true frames for the encoder
 (t < input_len), the model's own predictions after; all ones is full teacher forcing.
-:mod:`stlearn.schedules` builds the masks of PredRNN's two schedules.
+:mod:`stlearn.training.schedules` builds the masks of PredRNN's two schedules.
 
 Taught in lesson 4 (training a ConvLSTM: teacher forcing, scheduled sampling) and used by every
 model lesson after it (6-9).

@@ -65,7 +65,7 @@ class PredRNNV2(PredRNN):
     :func:`stlearn.interop.load_predrnn` loads thuml/predrnn-pytorch V2 checkpoints.
     ``loss_terms`` holds ``"mse"`` and ``"decouple"`` (the mean of :func:`decoupling_term` over
     all steps and layers). Train it with the reverse scheduled sampling masks of
-    :func:`stlearn.schedules.reverse_scheduled_sampling_mask`.
+    :func:`stlearn.training.schedules.reverse_scheduled_sampling_mask`.
 
     Args:
         in_channels, frame_size, patch_size, hidden_channels, kernel_size, layer_norm, zigzag:

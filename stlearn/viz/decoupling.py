@@ -73,7 +73,7 @@ def sampling_mask_grid(masks: dict[str, Any], input_len: int = 10, *, title: str
     a red line separates encoder steps (t < ``input_len``) from decoder steps.
 
     Args:
-        masks: panel title → (B, T − 2) mask of 0/1, as :mod:`stlearn.schedules` builds them.
+        masks: panel title → (B, T − 2) mask of 0/1, as :mod:`stlearn.training.schedules` builds them.
         input_len: number of input frames (the boundary).
         title: figure title.
 

@@ -1,7 +1,7 @@
 """Training at a glance: the loss curve of a run and what each rollout step reads (lesson 4).
 
 * :func:`loss_curve` — training loss and validation MSE against the iteration, from the JSON-lines
-  log that :func:`stlearn.train.train` writes (``data/checkpoints/<ds>/<model>.log.jsonl``) or the
+  log that :func:`stlearn.training.train` writes (``data/checkpoints/<ds>/<model>.log.jsonl``) or the
   records it hands to ``on_log``;
 * :func:`read_pattern` — a sampling mask as a grid of steps: which steps read the true frame
   :math:`x_t` and which the model's own prediction :math:`\\hat x_t`.
@@ -23,7 +23,7 @@ __all__ = ["load_log", "loss_curve", "read_pattern"]
 def load_log(log: Any) -> list[dict[str, Any]]:
     """Training records as a list of dicts, from a JSON-lines path or an iterable of dicts (lesson 4).
 
-    Each record holds at least ``"iteration"``; :func:`stlearn.train.train` also writes ``"loss"``
+    Each record holds at least ``"iteration"``; :func:`stlearn.training.train` also writes ``"loss"``
     (running mean of the training loss), ``"mse"`` (the last batch's), ``"val_mse_per_frame"``,
     ``"val_mse_per_pixel"`` and ``"seconds"``.
     """

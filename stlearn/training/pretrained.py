@@ -4,7 +4,7 @@ They were trained with ``bash scripts/train_pretrained.sh`` from the configurati
 and exported without optimizer state (:func:`export`). Each has a ``<model>.metrics.json``
 beside it with its test scores (``stlearn evaluate``), which a test re-checks.
 
->>> from stlearn.pretrained import load_pretrained
+>>> from stlearn.training.pretrained import load_pretrained
 >>> model = load_pretrained("moving_digits", "predrnn")      # eval mode, on the CPU
 """
 
@@ -15,9 +15,9 @@ from pathlib import Path
 
 import torch
 
+from ..models import MODELS, build_model
+from ..paths import data_dir
 from .checkpoints import Checkpoint, load_checkpoint, load_state_dict_checked, save_checkpoint
-from .models import MODELS, build_model
-from .paths import data_dir
 
 DATASETS = ("moving_digits", "radar")
 

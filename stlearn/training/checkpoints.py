@@ -28,7 +28,7 @@ from typing import Any
 
 import torch
 
-from . import __version__
+from .. import __version__
 
 FORMAT = "stlearn-checkpoint"
 FORMAT_VERSION = 1

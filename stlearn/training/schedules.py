@@ -32,7 +32,7 @@ import math
 
 import torch
 
-from ._checks import check_positive_int
+from .._checks import check_positive_int
 
 Tensor = torch.Tensor
 

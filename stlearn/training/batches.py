@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .data.datasets import to_tensor
+from ..data.datasets import to_tensor
 
 Generator = Callable[..., np.ndarray]
 

@@ -1,12 +1,11 @@
 """Training: one loop for every model, as a function for notebooks and ``stlearn train`` for the shell.
 
-A run is described by a :class:`TrainConfig` (a small TOML file under ``configs/``): model and its
-size, data set, iterations, batch, learning rate, sampling schedule, seed, device. The loop is
+A run is described by a :class:`~stlearn.training.config.TrainConfig`. The loop is
 deterministic: batch ``k`` and its sampling mask depend only on ``(seed, k)``, so a run resumed
 from a checkpoint continues exactly as if it had never stopped (tested).
 
 Every ``val_every`` iterations it scores the model on a fixed validation subset, appends a line
-to the JSON-lines log, and writes the checkpoint atomically (:mod:`stlearn.checkpoints`), so
+to the JSON-lines log, and writes the checkpoint atomically (:mod:`stlearn.training.checkpoints`), so
 Ctrl-C or a crash leaves the last good checkpoint intact (``resume=True`` continues from it).
 
 Taught in lesson 4 (training a ConvLSTM); the pretrained models of ``data/checkpoints`` were
@@ -16,141 +15,20 @@ made with it (their configurations are in ``configs/``).
 from __future__ import annotations
 
 import json
-import math
 import time
-import tomllib
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from . import __version__, schedules
+from .. import __version__
+from ..metrics import MetricAccumulator
+from ..models import build_model
 from .batches import BatchSource, make_batch_source
 from .checkpoints import Checkpoint, load_checkpoint, load_state_dict_checked, save_checkpoint
-from .metrics import MetricAccumulator
-from .models import build_model
-
-SAMPLING = ("teacher", "scheduled", "reverse", "none")
-# settings that may change when a run is resumed (the run's results do not depend on them on CPU)
-RUNTIME_ONLY = frozenset({"iterations", "threads", "device"})
-
-
-@dataclass
-class TrainConfig:
-    """Everything that defines a training run (lesson 4). Load one with :func:`load_config`.
-
-    ``sampling``: ``"teacher"`` (true frames everywhere), ``"scheduled"`` (PredRNN's scheduled
-    sampling), ``"reverse"`` (PredRNN-V2's reverse scheduled sampling) or ``"none"`` (test-time
-    inputs: own predictions after the encoder). ``sampling_config`` overrides the schedule's
-    constants, either as iterations (``stop_iteration``, ``tau1``, ``tau2``, ``alpha``: the papers' are
-    for 80 000 iterations) or as fractions of this run's budget (``stop_fraction``, ``tau1_fraction``,
-    ``tau2_fraction``, ``alpha_fraction``), so the schedule, like the learning-rate decay, is a function
-    of the run's progress k / iterations and a run of any length ends decayed.
-
-    ``amp``: bf16 autocast on the run's device (CUDA, or a CPU with native bf16 such as AVX512-BF16
-    or AMX; on other CPUs it is emulated and slower — measure first).
-    """
-
-    model: str
-    dataset: str
-    model_config: dict[str, Any] = field(default_factory=dict)
-    data_config: dict[str, Any] = field(default_factory=dict)
-    iterations: int = 1000
-    batch_size: int = 8
-    lr: float = 1e-3
-    lr_final_fraction: float = 1.0
-    sampling: str = "reverse"
-    sampling_config: dict[str, Any] = field(default_factory=dict)
-    input_len: int = 10
-    pred_len: int = 10
-    seed: int = 0
-    device: str = "cpu"
-    amp: bool = False
-    grad_clip: float | None = 1.0
-    val_every: int = 100
-    val_sequences: int = 32
-    threads: int | None = None
-
-    def __post_init__(self) -> None:
-        if self.sampling not in SAMPLING:
-            raise ValueError(f"TrainConfig: 'sampling' must be one of {SAMPLING}, got {self.sampling!r}")
-        for name in ("iterations", "batch_size", "input_len", "pred_len", "val_every", "val_sequences"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"TrainConfig: '{name}' must be a positive integer, got {value!r}")
-        if not (self.lr > 0 and math.isfinite(self.lr)):
-            raise ValueError(f"TrainConfig: 'lr' must be a positive number, got {self.lr!r}")
-        schedule_constants(self)  # raises on unknown or mixed schedule keys
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-def load_config(path: str | Path, **overrides: Any) -> TrainConfig:
-    """Read a TOML training configuration; keyword arguments override its values."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no training configuration at {path}")
-    with open(path, "rb") as f:
-        raw = tomllib.load(f)
-    known = {f.name for f in fields(TrainConfig)}
-    unknown = set(raw) - known
-    if unknown:
-        raise ValueError(f"{path}: unknown keys {sorted(unknown)}; known keys are {sorted(known)}")
-    raw.update({k: v for k, v in overrides.items() if v is not None})
-    return TrainConfig(**raw)
-
-
-_FRACTION_KEYS = {
-    "scheduled": {"stop_fraction": "stop_iteration"},
-    "reverse": {"tau1_fraction": "tau1", "tau2_fraction": "tau2", "alpha_fraction": "alpha"},
-}
-
-
-def schedule_constants(config: TrainConfig) -> dict[str, Any]:
-    """The sampling schedule's keyword arguments in iterations, fractions of the budget resolved (lesson 4).
-
-    ``stop_fraction = 0.625`` on a 5 000-iteration run is ``stop_iteration = 3125`` with
-    ``rate = start / 3125`` (the truth probability reaches 0 exactly there); the reverse schedule's
-    ``tau1_fraction``, ``tau2_fraction`` and ``alpha_fraction`` scale the same way.
-    """
-    raw = dict(config.sampling_config)
-    fractions = _FRACTION_KEYS.get(config.sampling, {})
-    used = [k for k in raw if k in fractions]
-    for key in used:
-        value = raw[key]
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1:
-            raise ValueError(f"TrainConfig: sampling_config.{key} must be a fraction in (0, 1], got {value!r}")
-        if fractions[key] in raw:
-            raise ValueError(f"TrainConfig: sampling_config has both {key!r} and {fractions[key]!r}; give one")
-    out = {k: v for k, v in raw.items() if k not in fractions}
-    for key in used:
-        out[fractions[key]] = raw[key] * config.iterations if key == "alpha_fraction" else max(
-            1, round(raw[key] * config.iterations)
-        )
-    if "stop_fraction" in used and "rate" not in out:
-        out["rate"] = out.get("start", 1.0) / out["stop_iteration"]
-    return out
-
-
-def sampling_mask(
-    config: TrainConfig, iteration: int, batch_size: int, generator: torch.Generator
-) -> torch.Tensor | None:
-    """The scheduled-sampling mask (B, T−2) of ``iteration`` for this run's schedule (lesson 4, lesson 7)."""
-    total = config.input_len + config.pred_len
-    if config.sampling == "teacher":
-        return torch.ones(batch_size, total - 2)
-    if config.sampling == "none":
-        return None
-    if config.sampling == "scheduled":
-        return schedules.scheduled_sampling_mask(
-            iteration, batch_size, total, config.input_len, generator=generator, **schedule_constants(config)
-        )
-    return schedules.reverse_scheduled_sampling_mask(
-        iteration, batch_size, total, config.input_len, generator=generator, **schedule_constants(config)
-    )
+from .config import RUNTIME_ONLY, TrainConfig, sampling_mask
 
 
 @dataclass

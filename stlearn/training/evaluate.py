@@ -14,9 +14,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..metrics import DEFAULT_THRESHOLDS, MetricAccumulator, format_table
 from .batches import BatchSource
 from .checkpoints import load_checkpoint
-from .metrics import DEFAULT_THRESHOLDS, MetricAccumulator, format_table
 from .pretrained import model_from_checkpoint
 
 DIGIT_COLUMNS = ("mse_frame", "mae_frame", "ssim", "psnr")

@@ -15,9 +15,9 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from ..paths import data_dir
 from .checkpoints import file_sha256, load_checkpoint
 from .evaluate import evaluate_checkpoint, table
-from .paths import data_dir
 from .pretrained import DATASETS, export
 
 CHECK_SEQUENCES = 32
