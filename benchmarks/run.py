@@ -1,7 +1,7 @@
 """One command, one report: ``python -m benchmarks`` (this module).
 
 Usage:
-    python -m benchmarks [--only cells,models,widgets,notebooks,data,overhead,gpu] [--quick] [--threads 2]
+    python -m benchmarks [--only cells,models,widgets,notebooks,data,overhead,official,gpu] [--quick] [--threads 2]
                          [--paper convlstm,predrnn,predrnn_v2] [--cpu-time] [--out benchmarks/results]
 
 Writes ``report.json`` and ``report.md`` (the machine it ran on, every section's table and the
@@ -17,6 +17,8 @@ issue's targets, met or not) under ``--out``; the sections also leave their own 
 * ``data`` — data generation per sequence (:mod:`benchmarks.bench_data`);
 * ``overhead`` — trace / fast / unfused where only the number of operations counts (tiny models, one
   thread): the CPU's stand-in for the launch-bound eager GPU ratios (:mod:`benchmarks.bench_overhead`);
+* ``official`` — stlearn's training iteration (fp32 and bf16) against a re-statement of the official
+  thuml/predrnn-pytorch loop, interleaved, with a fidelity check (:mod:`benchmarks.bench_official`);
 * ``gpu`` — only with CUDA: bf16, channels-last, ``torch.compile``, CUDA graphs, FLOPs and the
   fraction of peak (:mod:`benchmarks.bench_gpu`).
 
@@ -43,10 +45,10 @@ from .machine import machine_info
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).resolve().parent / "results"
-SECTIONS = ("cells", "models", "widgets", "notebooks", "data", "overhead", "gpu")
+SECTIONS = ("cells", "models", "widgets", "notebooks", "data", "overhead", "official", "gpu")
 
 # the issue's targets
-COURSE_S, LESSON_S, WIDGET_MS, TRACE_RATIO, GPU_STEP_MS = 240.0, 45.0, 100.0, 1.5, 50.0
+COURSE_S, LESSON_S, WIDGET_MS, TRACE_RATIO, GPU_STEP_MS, OFFICIAL_RATIO = 240.0, 45.0, 100.0, 1.5, 50.0, 0.5
 
 
 def _progress(msg: str) -> None:
@@ -119,6 +121,12 @@ def _run_section(name: str, args, out: Path) -> dict | list:
         from . import bench_overhead
 
         return bench_overhead.run(args.quick, progress=_progress)
+    if name == "official":
+        from . import bench_official
+
+        result = bench_official.run(args.quick, progress=_progress)
+        bench_official.write(result, out)
+        return result
     if name == "gpu":
         from . import bench_gpu
 
@@ -182,6 +190,15 @@ def targets(report: dict) -> list[dict]:
                 value += f"; fast path at {share:.0%} of the sgemm peak"
             out.append({"what": f"cell unfused / fast, {size} size (worst case)", "target": "clearly > 1 (≥ 1.1)",
                         "value": value, "met": unf >= 1.1})  # fmt: skip
+    if "official" in s:
+        clock = "cpu_ratio" if report.get("cpu_time") else "ratio"
+        best = min((r for r in s["official"]["rows"] if r["variant"].startswith("stlearn")), key=lambda r: r[clock])
+        out.append({"what": f"stlearn / official PredRNN train iteration, CPU (best: {best['variant']})",
+                    "target": f"≤ {OFFICIAL_RATIO}", "value": f"{best[clock]:.2f}",
+                    "met": best[clock] <= OFFICIAL_RATIO})  # fmt: skip
+        fid = s["official"]["fidelity"]
+        out.append({"what": "stlearn loss = official loss (same weights, batch, mask; fp32)", "target": "≤ 1e-5",
+                    "value": f"{fid['loss_diff']:.1e}", "met": fid["ok"]})  # fmt: skip
     if s.get("gpu"):
         rows = [r for r in s["gpu"] if "train_ms" in r]
         where = report.get("gpu_machine", {}).get("gpu") or "GPU"
@@ -210,7 +227,7 @@ def targets(report: dict) -> list[dict]:
 
 
 def markdown(report: dict) -> str:
-    from . import bench_cells, bench_gpu, bench_models, bench_overhead
+    from . import bench_cells, bench_gpu, bench_models, bench_official, bench_overhead
 
     m = report["machine"]
     lines = [
@@ -251,6 +268,8 @@ def markdown(report: dict) -> str:
         lines += ["## Models (CPU)", "", *bench_models.markdown(s["models"]), ""]
     if s.get("overhead"):
         lines += ["## Launch-bound stand-in (CPU)", "", *bench_overhead.markdown(s["overhead"]), ""]
+    if s.get("official"):
+        lines += ["## stlearn vs the official training loop (CPU)", "", *bench_official.markdown(s["official"]), ""]
     if s.get("gpu"):
         gm = report.get("gpu_machine", {})
         lines += ["## GPU", "", f"Measured on: {gm.get('summary', 'this machine')}"
