@@ -135,3 +135,31 @@ def test_report_without_cuda_carries_the_saved_gpu_run(tmp_path):
     assert got["NVIDIA H200: PredRNN 4×128 b16 train step (best: bf16+cudagraph)"] == ("45.0 ms", True)
     assert got["NVIDIA H200: trace / fast, eager fp32 train step (worst case)"] == ("1.07 (predrnn b16)", True)
     assert got["NVIDIA H200: unfused / fast, eager fp32 train step (worst case)"] == ("2.00 (predrnn b16)", True)
+
+
+def test_official_section_quick_times_every_variant_and_matches_the_official_loss(tmp_path):
+    """``--only official --quick``: a row per variant with positive times, and the fidelity check passes.
+
+    The fidelity check is the proof that the benchmark's re-statement of the official PredRNN loop
+    computes what stlearn computes: same weights, batch and mask give the same fp32 loss and gradients.
+    """
+    from benchmarks import bench_official
+
+    subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--quick", "--only", "official", "--threads", "1", "--out", str(tmp_path)],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    )
+    report = json.loads((tmp_path / "report.json").read_text())
+    section = report["sections"]["official"]
+    assert [r["variant"] for r in section["rows"]] == list(bench_official.VARIANTS)
+    for row in section["rows"]:
+        assert {"median_s", "min_s", "cpu_median_s", "cpu_min_s", "ratio", "cpu_ratio", "n"} <= set(row)
+        assert row["median_s"] > 0 and row["min_s"] > 0 and row["n"] >= 1
+    fid = section["fidelity"]
+    assert fid["ok"] and fid["loss_diff"] <= 1e-5 and fid["grad_max_rel_diff"] <= 1e-4
+    assert 0 < fid["truth_fraction"] < 1  # predictions are fed back on some decoder steps
+    assert {t["what"].split(" (")[0] for t in report["targets"]} >= {"stlearn / official PredRNN train iteration, CPU"}
+    assert "## stlearn vs the official training loop (CPU)" in (tmp_path / "report.md").read_text()
+    assert (tmp_path / "official.json").is_file() and "| official fp32 |" in (tmp_path / "official.md").read_text()
