@@ -39,6 +39,7 @@ from pathlib import Path
 import torch
 
 from stlearn.models import build_model
+from stlearn.training.step import capture_graph
 
 from .bench_models import FRAMES, INPUT_LEN, _use_unfused, paper_config
 
@@ -104,29 +105,6 @@ def _sync_time(fn, repeats: int, warmup: int, dev: torch.device) -> float:
     return statistics.median(times)
 
 
-def graph_step(train, opt: torch.optim.Optimizer, dev: torch.device):
-    """``train`` (zero_grad, forward, backward, optimizer step on fixed tensors) captured as one CUDA graph.
-
-    Warm-up on a side stream first (allocator pools, cuDNN's algorithm choice, Adam's state), then one
-    capture; the returned function replays it. The gradients are set to ``None`` before the capture, so
-    the captured backward allocates them from the graph's own memory pool and every replay rewrites
-    them in place.
-    """
-    if dev.type != "cuda":
-        raise RuntimeError("CUDA graphs need a CUDA device")
-    side = torch.cuda.Stream()
-    side.wait_stream(torch.cuda.current_stream())
-    with torch.cuda.stream(side):
-        for _ in range(3):
-            train()
-    torch.cuda.current_stream().wait_stream(side)
-    graph = torch.cuda.CUDAGraph()
-    opt.zero_grad(set_to_none=True)
-    with torch.cuda.graph(graph):
-        train()
-    return graph.replay
-
-
 def measure(name: str, batch: int, variant: str, repeats: int, config: dict | None = None,
             device: str = "cuda") -> dict:  # fmt: skip
     """One (model, batch, variant) row. ``device="cpu"`` runs the same code without a GPU (the tests
@@ -174,7 +152,9 @@ def measure(name: str, batch: int, variant: str, repeats: int, config: dict | No
             torch.cuda.synchronize()
             base = torch.cuda.memory_allocated()
             torch.cuda.reset_peak_memory_stats()
-        step = graph_step(train, opt, dev) if graphed else train
+        if graphed and not cuda:
+            raise RuntimeError("CUDA graphs need a CUDA device")
+        step = capture_graph(train, opt) if graphed else train
         row["train_ms"] = _sync_time(step, repeats, 3 if "compile" in variant else 2, dev)
         row["peak_mb"] = (torch.cuda.max_memory_allocated() - base) / 2**20 if cuda else None
         row["infer_ms"] = None if ("compile" in variant or graphed) else _sync_time(infer, repeats, 1, dev)

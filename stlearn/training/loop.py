@@ -6,7 +6,14 @@ from a checkpoint continues exactly as if it had never stopped (tested).
 
 Every ``val_every`` iterations it scores the model on a fixed validation subset, appends a line
 to the JSON-lines log, and writes the checkpoint atomically (:mod:`stlearn.training.checkpoints`), so
-Ctrl-C or a crash leaves the last good checkpoint intact (``resume=True`` continues from it).
+Ctrl-C or a crash leaves the last good checkpoint intact (``resume=True`` continues from it). The
+checkpoint holds the whole training state — weights, Adam's moments, the iteration and the planned
+length — in a file that loads without running code; the batches and masks need no saved random
+state, since they are functions of ``(seed, k)``.
+
+The step itself is :class:`~stlearn.training.step.TrainStep` (eager, or one CUDA graph); the run's
+length is :class:`~stlearn.training.budget.Plan` (fixed, or fitted to a ``time_budget``); several
+processes under ``torchrun`` train one run data-parallel (:mod:`stlearn.training.distributed`).
 
 Taught in lesson 4 (training a ConvLSTM); the pretrained models of ``data/checkpoints`` were
 made with it (their configurations are in ``configs/``).
@@ -26,9 +33,12 @@ import torch
 from .. import __version__
 from ..metrics import MetricAccumulator
 from ..models import build_model
+from . import distributed
 from .batches import BatchSource, make_batch_source
+from .budget import CALIBRATE_AT, Plan
 from .checkpoints import Checkpoint, load_checkpoint, load_state_dict_checked, save_checkpoint
-from .config import RUNTIME_ONLY, TrainConfig, sampling_mask
+from .config import RUNTIME_ONLY, TrainConfig, lr_factor, sampling_mask
+from .step import TrainStep, make_optimizer
 
 
 @dataclass
@@ -92,21 +102,21 @@ def train(
     log = Path(log) if log is not None else checkpoint.with_suffix(".jsonl")
     if config.threads:
         torch.set_num_threads(config.threads)
-    device = torch.device(config.device)
-    if device.type == "cpu":
-        torch.set_flush_denormal(True)  # denormal floats slowed a CPU step 8x within a few steps
+    world = distributed.join(config.device, config.batch_size)
+    device = world.device(config.device)
     if device.type == "cuda" and not torch.cuda.is_available():
         raise RuntimeError("TrainConfig.device is 'cuda' but no CUDA device is available; use device = 'cpu'")
+    if device.type == "cpu":
+        torch.set_flush_denormal(True)  # denormal floats slowed a CPU step 8x within a few steps
+    if world.size > 1 and config.capture != "none":
+        raise ValueError("TrainConfig: capture = 'cudagraph' is for one process; run torchrun without it")
     torch.manual_seed(config.seed)
     model = build_model(config.model, **config.model_config).to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda k: 1.0 - (1.0 - config.lr_final_fraction) * min(k, config.iterations) / config.iterations
-    )
+    optimizer = make_optimizer(model, config.lr, captured=config.capture == "cudagraph")
     train_source = make_batch_source(config.dataset, "train", config.data_config, config.input_len + config.pred_len)
     val_source = make_batch_source(config.dataset, "val", config.data_config, config.input_len + config.pred_len)
 
-    start, history, seconds = 0, [], 0.0
+    start, history, seconds, spent, planned, running = 0, [], 0.0, 0.0, None, None
     if resume:
         ck = load_checkpoint(checkpoint, expect_model=config.model)
         # a key the saved run predates counts as its default value
@@ -120,13 +130,21 @@ def train(
         load_state_dict_checked(model, ck.state_dict)
         if ck.optimizer is not None:
             optimizer.load_state_dict(ck.optimizer["adam"])
-            scheduler.load_state_dict(ck.optimizer["lr_schedule"])
         start = int(ck.training["iterations_done"])
         seconds = float(ck.training.get("seconds", 0.0))
+        spent = float(ck.training.get("wall_seconds", seconds))
+        planned = ck.training.get("iterations_planned")
+        if ck.training.get("running_loss") is not None:  # the log's smoothed loss goes on as if never stopped
+            running = torch.tensor(ck.training["running_loss"], dtype=torch.float64, device=device)
         history = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
         history = [h for h in history if h["iteration"] <= start]
     elif checkpoint.exists():
         raise FileExistsError(f"{checkpoint} exists: pass resume=True to continue it, or choose another path")
+    plan = Plan(config.iterations, config.time_budget, planned, spent)
+    if device.type == "cuda":
+        train_source = train_source.on_device(device)  # the pool made once, on the GPU side
+    step = TrainStep(distributed.wrap(model, world), optimizer, config.input_len, config.amp, config.grad_clip,
+                     config.reverse_input, config.capture)  # fmt: skip
 
     def save(done: int, metrics: dict[str, Any]) -> None:
         save_checkpoint(
@@ -138,61 +156,77 @@ def train(
                 training={
                     "config": config.to_dict(),
                     "iterations_done": done,
+                    "iterations_planned": plan.iterations,
                     "seconds": round(seconds, 2),
+                    "wall_seconds": round(plan.elapsed(), 2),
+                    "running_loss": None if running is None else float(running),
                     "device": str(device),
+                    "world_size": world.size,
                     "torch": str(torch.__version__),
                     "stlearn": __version__,
                 },
                 metrics=metrics,
-                optimizer={"adam": optimizer.state_dict(), "lr_schedule": scheduler.state_dict()},
+                optimizer={"adam": optimizer.state_dict()},
             ),
             checkpoint,
         )
 
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with open(log, "w") as f:  # rewrite the kept history (a resumed run drops lines past the checkpoint)
-        f.writelines(json.dumps(h) + "\n" for h in history)
-    bar = _progress(config.iterations, start, progress)
+    if world.main:
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with open(log, "w") as f:  # rewrite the kept history (a resumed run drops lines past the checkpoint)
+            f.writelines(json.dumps(h) + "\n" for h in history)
+    bar = _progress(plan.iterations, start, progress and world.main)
     model.train()
-    running, interrupted, done = None, False, start
+    interrupted, done = False, start
     t_last = time.perf_counter()
     try:
-        for k in range(start, config.iterations):
-            frames = train_source.batch(k, config.batch_size, seed=config.seed).to(device)
-            mask = sampling_mask(config, k, config.batch_size, _rng_for(config.seed, k, 1))
-            mask = mask.to(device) if mask is not None else None
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.amp):
-                out = model(frames, mask=mask, input_len=config.input_len)
-            optimizer.zero_grad(set_to_none=True)
-            out.loss.backward()
-            if config.grad_clip:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-            optimizer.step()
-            scheduler.step()
-            done = k + 1
-            loss = float(out.loss.detach())
+        k = start
+        while not plan.over(k, clock=world.size == 1):
+            frames = world.shard(train_source.batch(k, config.batch_size, seed=config.seed).to(device))
+            mask = sampling_mask(config, k, config.batch_size, _rng_for(config.seed, k, 1), plan.iterations)
+            mask = world.shard(mask).to(device, non_blocking=True) if mask is not None else None
+            step.set_lr(config.lr * lr_factor(config, k, plan.iterations))
+            loss, terms = step(frames, mask)
+            # the running loss stays on the device: no synchronisation per step
+            loss = loss.double()
             running = loss if running is None else 0.95 * running + 0.05 * loss
+            k = done = k + 1
             now = time.perf_counter()
             seconds += now - t_last
             t_last = now
             if bar is not None:
                 bar.update(1)
-                bar.set_postfix(loss=f"{running:.4g}")
-            if done % config.val_every == 0 or done == config.iterations:
+            if plan.timed and done == start + CALIBRATE_AT:
+                plan.mark(done)
+            ends = done % config.val_every == 0 or plan.over(done, clock=world.size == 1)
+            if not ends:
+                continue
+            t_val = plan.clock()
+            if world.main:
                 record = {
                     "iteration": done,
-                    "loss": running,
-                    **{k2: float(v) for k2, v in out.loss_terms.items()},
+                    "loss": float(running),
+                    **{k2: float(v) for k2, v in terms.items()},
                     **validate(model, val_source, config, device),
                     "seconds": round(seconds, 2),
                 }
+                if bar is not None:
+                    bar.set_postfix(loss=f"{record['loss']:.4g}", val=f"{record['val_mse_per_frame']:.1f}")
                 history.append(record)
                 with open(log, "a") as f:
                     f.write(json.dumps(record) + "\n")
                 if on_log is not None:
                     on_log(record)
                 save(done, {k2: v for k2, v in record.items() if k2.startswith("val_")})
-                t_last = time.perf_counter()  # validation and saving do not count as training time
+            world.barrier()
+            if plan.timed:  # keep time for the last validation and save; refit the length to the time left
+                plan.reserve = 1.5 * (plan.clock() - t_val)
+                late = world.agree(float(plan.remaining() <= plan.reserve), device)
+                plan.iterations = done if late else int(world.agree(plan.replan(done), device))
+                plan.mark(done)
+                if bar is not None:
+                    bar.total = plan.iterations
+            t_last = time.perf_counter()  # validation and saving do not count as training time
     except KeyboardInterrupt:
         # The weights may hold a half-applied step: keep the last good checkpoint as it is.
         interrupted = True
@@ -204,4 +238,5 @@ def train(
     finally:
         if bar is not None:
             bar.close()
+        distributed.leave(world)
     return TrainResult(checkpoint=checkpoint, history=history, interrupted=interrupted)

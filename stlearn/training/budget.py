@@ -1,0 +1,81 @@
+"""How long a run is: a fixed number of iterations, or as many as fit in a time budget.
+
+The learning rate and the sampling schedules are functions of the run's progress ``k / N``
+(:mod:`stlearn.training.config`). With a fixed length, ``N = iterations``. With a ``time_budget``
+(seconds of wall clock for the whole run), :class:`Plan` measures the run's speed and sets ``N`` to
+what fits before the deadline, re-planning at every validation (when several runs share one GPU,
+each one's speed changes as the others start and finish), so that a run which the deadline stops
+still ends with its schedules run down. ``N`` never exceeds ``iterations``.
+
+Lesson 4 explains the schedules; the time budget is what lets ten runs share a short GPU window.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+
+#: the first re-plan, after the start-up (CUDA graph capture, allocator warm-up) has passed
+CALIBRATE_AT = 20
+#: share of the remaining time the plan fills (the rest absorbs speed changes)
+FILL = 0.97
+
+
+class Plan:
+    """The planned length of a run and its deadline.
+
+    Args:
+        iterations: the configured length (an upper bound when ``time_budget`` is set).
+        time_budget: seconds for the whole run, or None for a fixed length.
+        planned: the length a resumed run had planned (from its checkpoint).
+        spent: wall-clock seconds the run had already used before this process (resume).
+        clock: seconds from an arbitrary start (``time.perf_counter``; the tests pass a simulated one).
+    """
+
+    def __init__(self, iterations: int, time_budget: float | None = None, planned: int | None = None,
+                 spent: float = 0.0, clock: Callable[[], float] = time.perf_counter) -> None:  # fmt: skip
+        self.clock = clock
+        self.max_iterations = iterations
+        self.time_budget = time_budget
+        self.iterations = iterations if time_budget is None or planned is None else min(planned, iterations)
+        self.spent = spent
+        self._t0 = clock()
+        self._mark: tuple[int, float] | None = None
+        self.reserve = 0.0  # seconds kept for the last validation and save
+
+    @property
+    def timed(self) -> bool:
+        return self.time_budget is not None
+
+    def elapsed(self) -> float:
+        """Wall-clock seconds of the whole run so far (earlier processes included)."""
+        return self.spent + self.clock() - self._t0
+
+    def remaining(self) -> float:
+        return math.inf if self.time_budget is None else self.time_budget - self.elapsed()
+
+    def mark(self, done: int) -> None:
+        """Start measuring the speed from iteration ``done`` on (after start-up, after a validation)."""
+        self._mark = (done, self.clock())
+
+    def replan(self, done: int) -> int:
+        """Refit the planned length to the time left at the speed measured since the last :meth:`mark`."""
+        if self.time_budget is None or self._mark is None:
+            return self.iterations
+        k0, t0 = self._mark
+        dt = self.clock() - t0
+        if done <= k0 or dt <= 0:
+            return self.iterations
+        rate = (done - k0) / dt
+        fit = done + math.floor(max(0.0, self.remaining() - self.reserve) * rate * FILL)
+        self.iterations = max(done + 1, min(self.max_iterations, fit))
+        return self.iterations
+
+    def over(self, done: int, clock: bool = True) -> bool:
+        """True when the run should stop after iteration ``done``: its planned length or (``clock``) its deadline.
+
+        Data-parallel ranks pass ``clock=False``: their clocks differ, so they stop on the planned length
+        only, which rank 0 sets for all of them at each validation.
+        """
+        return done >= self.iterations or (clock and self.remaining() <= self.reserve)
