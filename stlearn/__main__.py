@@ -37,20 +37,29 @@ def _train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", help="cpu or cuda (default: the configuration's)")
     p.add_argument("--amp", action="store_true", default=None, help="bf16 autocast (CUDA, or a CPU with native bf16)")
     p.add_argument("--threads", type=int, help="CPU threads for torch")
+    p.add_argument("--time-budget", type=float, dest="time_budget",
+                   help="seconds for the whole run: its length is planned to fit, schedules included")
+    p.add_argument("--capture", choices=("none", "cudagraph"), help="cudagraph: the whole step as one CUDA graph")
+    p.add_argument("--pace", metavar="DIR",
+                   help="with --time-budget: runs sharing DIR all train the shortest length any of them fits")
     p.add_argument("--resume", action="store_true", help="continue the checkpoint at --out")
     p.add_argument("--no-progress", action="store_true", help="no progress bar (logs only)")
 
 
 def _train(args: argparse.Namespace) -> int:
+    import os
     from pathlib import Path
 
     from .training import load_config, train
 
-    overrides = {k: getattr(args, k) for k in ("iterations", "batch_size", "lr", "seed", "device", "amp", "threads")}
+    keys = ("iterations", "batch_size", "lr", "seed", "device", "amp", "threads", "time_budget", "capture")
+    overrides = {k: getattr(args, k) for k in keys}
     config = load_config(args.config, **overrides)
     out = Path(args.out) if args.out else Path("runs") / config.dataset / f"{config.model}.pt"
-    result = train(config, out, resume=args.resume, progress=not args.no_progress)
+    result = train(config, out, resume=args.resume, progress=not args.no_progress, pace=args.pace)
     last = result.history[-1] if result.history else {}
+    if os.environ.get("RANK", "0") != "0":  # data-parallel ranks other than 0 keep no history
+        return 130 if result.interrupted else 0
     print(
         f"checkpoint: {result.checkpoint}  iterations: {last.get('iteration', 0)}  "
         f"val MSE per frame: {last.get('val_mse_per_frame', float('nan')):.2f}  "

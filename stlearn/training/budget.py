@@ -7,14 +7,21 @@ what fits before the deadline, re-planning at every validation (when several run
 each one's speed changes as the others start and finish), so that a run which the deadline stops
 still ends with its schedules run down. ``N`` never exceeds ``iterations``.
 
+Runs that share a machine can also share a length: with ``peers`` (a folder), each run writes the
+length it fits into ``<peers>/<name>.plan`` and plans the shortest of them all, so the models of one
+data set train for the same number of iterations — as many as the slowest of them fits in the window —
+and a faster model that finishes early leaves its share of the GPU to the others.
+
 Lesson 4 explains the schedules; the time budget is what lets ten runs share a short GPU window.
 """
 
 from __future__ import annotations
 
 import math
+import os
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 #: the first re-plan, after the start-up (CUDA graph capture, allocator warm-up) has passed
 CALIBRATE_AT = 20
@@ -31,11 +38,15 @@ class Plan:
         planned: the length a resumed run had planned (from its checkpoint).
         spent: wall-clock seconds the run had already used before this process (resume).
         clock: seconds from an arbitrary start (``time.perf_counter``; the tests pass a simulated one).
+        peers: a folder shared with the runs that must end at the same length (``stlearn train --pace``).
+        name: this run's file name in ``peers``.
     """
 
     def __init__(self, iterations: int, time_budget: float | None = None, planned: int | None = None,
-                 spent: float = 0.0, clock: Callable[[], float] = time.perf_counter) -> None:  # fmt: skip
+                 spent: float = 0.0, clock: Callable[[], float] = time.perf_counter,
+                 peers: str | Path | None = None, name: str = "run") -> None:  # fmt: skip
         self.clock = clock
+        self.peers, self.name = (Path(peers) if peers is not None else None), name
         self.max_iterations = iterations
         self.time_budget = time_budget
         self.iterations = iterations if time_budget is None or planned is None else min(planned, iterations)
@@ -68,9 +79,26 @@ class Plan:
         if done <= k0 or dt <= 0:
             return self.iterations
         rate = (done - k0) / dt
-        fit = done + math.floor(max(0.0, self.remaining() - self.reserve) * rate * FILL)
-        self.iterations = max(done + 1, min(self.max_iterations, fit))
+        fit = min(self.max_iterations, done + math.floor(max(0.0, self.remaining() - self.reserve) * rate * FILL))
+        self.iterations = max(done + 1, self._shortest_of_peers(fit))
         return self.iterations
+
+    def _shortest_of_peers(self, fit: int) -> int:
+        """Publish ``fit`` in the peers folder and return the shortest length any peer has published."""
+        if self.peers is None:
+            return fit
+        self.peers.mkdir(parents=True, exist_ok=True)
+        mine = self.peers / f"{self.name}.plan"
+        tmp = mine.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(str(fit))
+        os.replace(tmp, mine)  # a peer never reads half a number
+        lengths = []
+        for path in self.peers.glob("*.plan"):
+            try:
+                lengths.append(int(path.read_text()))
+            except (OSError, ValueError):
+                continue
+        return min([fit, *lengths])
 
     def over(self, done: int, clock: bool = True) -> bool:
         """True when the run should stop after iteration ``done``: its planned length or (``clock``) its deadline.

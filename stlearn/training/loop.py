@@ -86,6 +86,7 @@ def train(
     resume: bool = False,
     progress: bool = True,
     on_log: Callable[[dict[str, Any]], None] | None = None,
+    pace: str | Path | None = None,
 ) -> TrainResult:
     """Train ``config.model`` on ``config.dataset`` and write ``checkpoint`` (lesson 4).
 
@@ -97,6 +98,8 @@ def train(
             Without ``resume`` an existing checkpoint is never overwritten.
         progress: show a tqdm progress bar (the notebook variant inside JupyterLab).
         on_log: called with each log record (the lessons draw a live loss curve with it).
+        pace: with a ``time_budget``, a folder shared with runs that must end at the same length: all
+            of them plan the shortest length any of them fits (:class:`~stlearn.training.budget.Plan`).
     """
     checkpoint = Path(checkpoint)
     log = Path(log) if log is not None else checkpoint.with_suffix(".jsonl")
@@ -140,7 +143,7 @@ def train(
         history = [h for h in history if h["iteration"] <= start]
     elif checkpoint.exists():
         raise FileExistsError(f"{checkpoint} exists: pass resume=True to continue it, or choose another path")
-    plan = Plan(config.iterations, config.time_budget, planned, spent)
+    plan = Plan(config.iterations, config.time_budget, planned, spent, peers=pace, name=checkpoint.stem)
     if device.type == "cuda":
         train_source = train_source.on_device(device)  # the pool made once, on the GPU side
     step = TrainStep(distributed.wrap(model, world), optimizer, config.input_len, config.amp, config.grad_clip,
