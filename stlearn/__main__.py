@@ -95,6 +95,20 @@ def _pools(args: argparse.Namespace) -> int:
     return 0
 
 
+def _runs_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("root", help="a folder of training runs, e.g. runs/gpu")
+    p.add_argument("--json", help="also write the rows to this JSON file")
+
+
+def _runs(args: argparse.Namespace) -> int:
+    from .training.report import main as runs_main
+
+    return runs_main(args.root, args.json)
+
+
+COMMANDS["runs"] = ("a table of training runs: iterations, speed, share of time training", _runs_args, _runs)
+
+
 COMMANDS["make-pools"] = ("make the training pools of configurations in $STLEARN_CACHE", _pools_args, _pools)
 
 

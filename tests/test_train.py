@@ -101,15 +101,18 @@ def test_committed_configs_load():
 
     from stlearn.models import build_model
 
-    paths = sorted((Path(__file__).resolve().parents[1] / "configs").glob("*/*.toml"))
-    assert len(paths) == 10  # five models on each data set
-    budgets: dict[str, set] = {}
-    for p in paths:
+    root = Path(__file__).resolve().parents[1] / "configs"
+    assert len(sorted(root.glob("*/*.toml"))) == 10  # the first recipe: five models on each data set
+    assert len(sorted(root.glob("gpu/*/*.toml"))) == 10  # the GPU window trains all ten
+    budgets: dict[Path, set] = {}
+    for p in sorted(root.rglob("*.toml")):
         cfg = load_config(p)
+        assert p.parent.name == cfg.dataset and p.stem == cfg.model, p
         build_model(cfg.model, **cfg.model_config)
-        budgets.setdefault(cfg.dataset, set()).add((cfg.iterations, cfg.batch_size, cfg.lr, cfg.seed))
-    for dataset, budget in budgets.items():
-        assert len(budget) == 1, f"equal budget: every {dataset} model gets the same iterations, batch, lr and seed"
+        recipe = (cfg.iterations, cfg.time_budget, cfg.batch_size, cfg.lr, cfg.lr_final_fraction, cfg.seed, cfg.amp)
+        budgets.setdefault(p.parent, set()).add(recipe)
+    for folder, budget in budgets.items():
+        assert len(budget) == 1, f"equal budget: every model in {folder} gets the same iterations, batch, lr and seed"
 
 
 def test_batches_are_a_function_of_seed_and_iteration():

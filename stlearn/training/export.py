@@ -123,9 +123,9 @@ def results_markdown() -> str:
 
 
 def finished(run: Path) -> bool:
-    """Whether a training run has done all the iterations of its configuration."""
-    ck = load_checkpoint(run)
-    return ck.training["iterations_done"] >= ck.training["config"]["iterations"]
+    """Whether a training run has ended: its planned length done, or (a time-budgeted run) its deadline reached."""
+    t = load_checkpoint(run).training
+    return bool(t.get("finished")) or t["iterations_done"] >= t.get("iterations_planned", t["config"]["iterations"])
 
 
 def export_all(runs: Path = Path("runs"), only: list[str] | None = None, skip_exported: bool = False) -> list[dict]:

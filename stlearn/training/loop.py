@@ -149,7 +149,7 @@ def train(
     step = TrainStep(distributed.wrap(model, world), optimizer, config.input_len, config.amp, config.grad_clip,
                      config.reverse_input, config.capture)  # fmt: skip
 
-    def save(done: int, metrics: dict[str, Any]) -> None:
+    def save(done: int, metrics: dict[str, Any], finished: bool) -> None:
         save_checkpoint(
             Checkpoint(
                 model_name=config.model,
@@ -160,6 +160,7 @@ def train(
                     "config": config.to_dict(),
                     "iterations_done": done,
                     "iterations_planned": plan.iterations,
+                    "finished": finished,
                     "seconds": round(seconds, 2),
                     "wall_seconds": round(plan.elapsed(), 2),
                     "running_loss": None if running is None else float(running),
@@ -220,7 +221,8 @@ def train(
                     f.write(json.dumps(record) + "\n")
                 if on_log is not None:
                     on_log(record)
-                save(done, {k2: v for k2, v in record.items() if k2.startswith("val_")})
+                metrics = {k2: v for k2, v in record.items() if k2.startswith("val_")}
+                save(done, metrics, finished=plan.over(done, clock=world.size == 1))
             world.barrier()
             if plan.timed:  # keep time for the last validation and save; refit the length to the time left
                 plan.reserve = 1.5 * (plan.clock() - t_val)
