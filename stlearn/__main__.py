@@ -40,6 +40,8 @@ def _train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--time-budget", type=float, dest="time_budget",
                    help="seconds for the whole run: its length is planned to fit, schedules included")
     p.add_argument("--capture", choices=("none", "cudagraph"), help="cudagraph: the whole step as one CUDA graph")
+    p.add_argument("--compile", action="store_true", default=None,
+                   help="torch.compile the step (minutes to compile, then faster; for long runs)")
     p.add_argument("--pace", metavar="DIR",
                    help="with --time-budget: runs sharing DIR all train the shortest length any of them fits")
     p.add_argument("--resume", action="store_true", help="continue the checkpoint at --out")
@@ -52,7 +54,7 @@ def _train(args: argparse.Namespace) -> int:
 
     from .training import load_config, train
 
-    keys = ("iterations", "batch_size", "lr", "seed", "device", "amp", "threads", "time_budget", "capture")
+    keys = ("iterations", "batch_size", "lr", "seed", "device", "amp", "threads", "time_budget", "capture", "compile")
     overrides = {k: getattr(args, k) for k in keys}
     config = load_config(args.config, **overrides)
     out = Path(args.out) if args.out else Path("runs") / config.dataset / f"{config.model}.pt"

@@ -336,3 +336,15 @@ def test_data_parallel_equals_one_process(tmp_path):
     for k, v in a.state_dict.items():
         torch.testing.assert_close(b.state_dict[k], v, rtol=1e-5, atol=1e-6)
     assert not (tmp_path / "two.1.pt").exists()  # only rank 0 writes
+
+
+def test_compiled_step_trains_like_the_eager_one(tmp_path, monkeypatch):
+    """compile = true goes through torch.compile (traced with the 'eager' backend here: inductor takes minutes)."""
+    from stlearn.training import step
+
+    monkeypatch.setattr(step, "COMPILE_BACKEND", "eager")
+    cfg = {**TINY, "iterations": 2, "val_every": 2}
+    a = train(TrainConfig(**cfg), tmp_path / "a.pt", progress=False)
+    b = train(TrainConfig(**{**cfg, "compile": True}), tmp_path / "b.pt", progress=False)
+    for k, v in weights(a.checkpoint).items():
+        torch.testing.assert_close(weights(b.checkpoint)[k], v, rtol=1e-5, atol=1e-6)

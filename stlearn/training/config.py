@@ -22,7 +22,7 @@ from . import schedules
 SAMPLING = ("teacher", "scheduled", "reverse", "none")
 CAPTURE = ("none", "cudagraph")
 # settings that may change when a run is resumed (how the run is executed, not what it computes)
-RUNTIME_ONLY = frozenset({"iterations", "threads", "device", "capture"})
+RUNTIME_ONLY = frozenset({"iterations", "threads", "device", "capture", "compile"})
 
 
 @dataclass
@@ -51,6 +51,8 @@ class TrainConfig:
 
     ``capture``: ``"cudagraph"`` records the whole training step (forward, backward, gradient clipping,
     Adam) once as a CUDA graph and replays it — one launch per step instead of thousands (CUDA only).
+    ``compile``: the forward and backward through ``torch.compile`` (minutes to compile, then faster
+    steps: for long CPU runs; :mod:`stlearn.training.step`).
     """
 
     model: str
@@ -75,6 +77,7 @@ class TrainConfig:
     time_budget: float | None = None
     reverse_input: bool = False
     capture: str = "none"
+    compile: bool = False
 
     def __post_init__(self) -> None:
         if self.sampling not in SAMPLING:

@@ -147,7 +147,7 @@ def train(
     if device.type == "cuda":
         train_source = train_source.on_device(device)  # the pool made once, on the GPU side
     step = TrainStep(distributed.wrap(model, world), optimizer, config.input_len, config.amp, config.grad_clip,
-                     config.reverse_input, config.capture)  # fmt: skip
+                     config.reverse_input, config.capture, config.compile)  # fmt: skip
 
     def save(done: int, metrics: dict[str, Any], finished: bool) -> None:
         save_checkpoint(

@@ -9,7 +9,13 @@ graph reads its batch and mask from fixed buffers that each call copies into, an
 ``fused`` and ``capturable`` with its learning rate held in a tensor, so the schedule can change it
 between replays without a new capture.
 
-Taught in lesson 4 (the training step); the capture is an engineering detail of the GPU runs.
+With ``compile = true`` the model's forward (the whole unrolled rollout) and its backward go
+through ``torch.compile`` (TorchInductor), which fuses the gates' element-wise work around the
+convolutions: on a 2-core AMD EPYC (Zen 4) a 2 × 32 PredRNN bf16 step took 0.40 s instead of 0.54 s,
+after a one-off compilation of about 6 minutes — worth it for runs of thousands of iterations, not
+for a lesson's minute of training (``benchmarks/results/official.md``). It needs a C++ compiler.
+
+Taught in lesson 4 (the training step); capture and compilation are engineering details of long runs.
 """
 
 from __future__ import annotations
@@ -20,6 +26,9 @@ from collections.abc import Callable
 import torch
 
 Tensor = torch.Tensor
+
+#: the ``torch.compile`` backend of ``compile = true`` (the tests swap in ``"eager"``, which only traces)
+COMPILE_BACKEND = "inductor"
 
 
 def make_optimizer(model: torch.nn.Module, lr: float, captured: bool) -> torch.optim.Adam:
@@ -76,14 +85,17 @@ class TrainStep:
         grad_clip: clip the gradients' global norm to this (None or 0: no clipping).
         reverse_input: a second update on the time-reversed batch with the same mask.
         capture: ``"none"`` or ``"cudagraph"``.
+        compile: run the forward (and so the backward) through ``torch.compile``.
 
     ``loss`` and the ``loss_terms`` values are 0-d tensors on the device (no synchronisation per step);
     read them with ``float()`` only when logging.
     """
 
     def __init__(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer, input_len: int, amp: bool,
-                 grad_clip: float | None, reverse_input: bool = False, capture: str = "none") -> None:  # fmt: skip
+                 grad_clip: float | None, reverse_input: bool = False, capture: str = "none",
+                 compile: bool = False) -> None:  # fmt: skip
         self.model, self.optimizer, self.input_len = model, optimizer, input_len
+        self.forward = torch.compile(model, backend=COMPILE_BACKEND) if compile else model
         self.amp, self.grad_clip, self.reverse_input = amp, grad_clip, reverse_input
         self.capture = capture
         self.device = next(model.parameters()).device
@@ -100,7 +112,7 @@ class TrainStep:
         )
         self.optimizer.zero_grad(set_to_none=True)
         with ctx:
-            out = self.model(frames, mask=mask, input_len=self.input_len)
+            out = self.forward(frames, mask=mask, input_len=self.input_len)
         out.loss.backward()
         if self.grad_clip:
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.grad_clip)
