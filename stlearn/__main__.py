@@ -159,7 +159,7 @@ def _export(args: argparse.Namespace) -> int:
 
     from .training.export import export_all
 
-    export_all(Path(args.runs), only=args.only or None, skip_exported=args.new_only)
+    export_all(Path(args.runs), only=args.only or None, skip_exported=args.new_only, with_state=args.with_state)
     return 0
 
 
@@ -167,6 +167,8 @@ def _export_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--runs", default="runs", help="folder of the training runs")
     p.add_argument("--only", nargs="*", help="runs to export, as DATASET/MODEL (default: all finished ones)")
     p.add_argument("--new-only", action="store_true", help="skip runs whose shipped copy is up to date")
+    p.add_argument("--with-state", action="store_true",
+                   help="also ship each run's whole training state in data/checkpoints/state (to continue it)")
 
 
 COMMANDS["export-pretrained"] = (

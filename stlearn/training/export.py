@@ -5,7 +5,10 @@
 weights-only copy to ``data/checkpoints/<data set>/<model>.pt``, the metrics (means, bootstrap
 intervals, per-lead-time curves, and the scores on the first :data:`CHECK_SEQUENCES` test
 sequences that the test suite recomputes) to ``<model>.metrics.json`` beside it, the training log
-to ``<model>.log.jsonl``, and regenerates ``data/checkpoints/RESULTS.md``.
+to ``<model>.log.jsonl``, and regenerates ``data/checkpoints/RESULTS.md``. With ``with_state`` it also
+ships the run's whole training state (weights, Adam's moments, iteration, planned length) as
+``data/checkpoints/state/<data set>/<model>.pt`` with its log, so a later run — on a GPU or a CPU —
+continues it: copy it to ``runs/`` and ``stlearn train CONFIG --out runs/… --resume``.
 """
 
 from __future__ import annotations
@@ -65,7 +68,12 @@ ORDER = {
 }
 
 
-def export_run(run: Path, dataset: str) -> dict[str, Any]:
+def state_path(dataset: str, model: str) -> Path:
+    """Where the shipped whole training state of a run lives (``export-pretrained --with-state``)."""
+    return data_dir() / "checkpoints" / "state" / dataset / f"{model}.pt"
+
+
+def export_run(run: Path, dataset: str, with_state: bool = False) -> dict[str, Any]:
     """Evaluate one run on the test split and ship it (see the module docstring)."""
     full = evaluate_checkpoint(run, "test")
     check = evaluate_checkpoint(run, "test", count=CHECK_SEQUENCES, n_boot=10)
@@ -84,6 +92,12 @@ def export_run(run: Path, dataset: str) -> dict[str, Any]:
     log = run.with_suffix(".jsonl")
     if log.exists():
         shutil.copyfile(log, shipped.with_suffix(".log.jsonl"))
+    if with_state:
+        state = state_path(dataset, ck.model_name)
+        state.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(run, state)
+        if log.exists():
+            shutil.copyfile(log, state.with_suffix(".jsonl"))
     return record
 
 
@@ -143,7 +157,8 @@ def finished(run: Path) -> bool:
     return bool(t.get("finished")) or t["iterations_done"] >= t.get("iterations_planned", t["config"]["iterations"])
 
 
-def export_all(runs: Path = Path("runs"), only: list[str] | None = None, skip_exported: bool = False) -> list[dict]:
+def export_all(runs: Path = Path("runs"), only: list[str] | None = None, skip_exported: bool = False,
+               with_state: bool = False) -> list[dict]:  # fmt: skip
     """Export finished runs under ``runs/`` (``only``: names like ``radar/predrnn``) and rewrite RESULTS.md.
 
     ``skip_exported`` leaves alone a run whose shipped copy is newer than the run itself.
@@ -161,7 +176,7 @@ def export_all(runs: Path = Path("runs"), only: list[str] | None = None, skip_ex
                 print(f"skipping {run}: training not finished", flush=True)
                 continue
             print(f"evaluating {run} ...", flush=True)
-            records.append(export_run(run, dataset))
+            records.append(export_run(run, dataset, with_state))
     (data_dir() / "checkpoints").mkdir(parents=True, exist_ok=True)
     (data_dir() / "checkpoints" / "RESULTS.md").write_text(results_markdown())
     return records
