@@ -1,13 +1,20 @@
-"""stlearn.budget: the shipped models' training budgets, read from their checkpoints, and the equal-budget check."""
+"""stlearn.training.budgets: shipped models' training budgets from their checkpoints; the equal-budget check."""
 
 import re
 from types import SimpleNamespace
 
 import pytest
 
-import stlearn.budget as budget_mod
-from stlearn.budget import Budget, BudgetComparison, compare_budgets, grouped, sampling_constants, training_budget
+import stlearn.training.budgets as budget_mod
 from stlearn.training import schedules
+from stlearn.training.budgets import (
+    Budget,
+    BudgetComparison,
+    compare_budgets,
+    grouped,
+    sampling_constants,
+    training_budget,
+)
 from stlearn.training.pretrained import available, pretrained_info
 
 

@@ -225,18 +225,21 @@ class _Clock:
 
 
 def test_plan_fits_the_length_to_the_time_left():
-    from stlearn.training.budget import Plan
+    from stlearn.training.plan import Plan
 
     fixed = Plan(100)
     assert fixed.iterations == 100 and not fixed.over(99) and fixed.over(100)
     clock = _Clock(0.0)
-    plan = Plan(10_000, time_budget=100.0, clock=clock)
+    plan = Plan(10_000, time_budget=100.0, clock=clock, val_every=100)
+    plan.validated(0.0)
     plan.mark(0)
     clock.t = 10.0  # 50 iterations in 10 s: 5 it/s, 90 s left
     assert plan.replan(50) == 50 + int(90 * 5 * 0.97)
     plan.mark(50)
     clock.t = 20.0  # slower now (2 it/s): the plan shrinks to what fits
     assert plan.replan(70) == 70 + int(80 * 2 * 0.97)
+    plan.validated(4.0)  # validations cost 4 s each: one per 100 iterations, and the last one, must fit
+    assert plan.replan(70) == 70 + int((80 - 4) * 0.97 / (1 / 2 + 4 / 100))
     clock.t = 100.0
     assert plan.over(71)  # the deadline stops the run whatever the plan
     assert Plan(300, time_budget=1e6, clock=_Clock(0.0)).iterations == 300  # never beyond the configured length
@@ -244,10 +247,10 @@ def test_plan_fits_the_length_to_the_time_left():
 
 def test_a_run_with_a_time_budget_ends_decayed(tmp_path, monkeypatch):
     """The deadline binds long before the configured iterations, and the run still ends at the end of its plan."""
-    from stlearn.training import budget, loop
+    from stlearn.training import loop, plan
 
     clock = _Clock(0.002)
-    monkeypatch.setattr(loop, "Plan", lambda *a, **kw: budget.Plan(*a, **kw, clock=clock))
+    monkeypatch.setattr(loop, "Plan", lambda *a, **kw: plan.Plan(*a, **kw, clock=clock))
     cfg = TrainConfig(**{**TINY, "iterations": 100_000, "val_every": 25, "time_budget": 2.0, "lr_final_fraction": 0.1,
                          "sampling_config": {"stop_fraction": 0.5}})
     result = train(cfg, tmp_path / "t.pt", progress=False)

@@ -4,9 +4,14 @@
 * :mod:`~stlearn.training.config` — :class:`TrainConfig`, its TOML files, the schedules as fractions of the budget
 * :mod:`~stlearn.training.batches` — deterministic batches from the data generators, training pools
 * :mod:`~stlearn.training.checkpoints` — safe checkpoint files that check themselves
+* :mod:`~stlearn.training.step` — one training step, eager, compiled or captured as a CUDA graph
+* :mod:`~stlearn.training.plan` — how long a run is: fixed, or fitted to a time budget
+* :mod:`~stlearn.training.distributed` — data-parallel runs under ``torchrun``
 * :mod:`~stlearn.training.loop` — :func:`train`, the loop behind ``stlearn train``
+* :mod:`~stlearn.training.report` — ``stlearn runs``: iterations, speed, time spent training
 * :mod:`~stlearn.training.evaluate` — ``stlearn evaluate`` on the test splits
 * :mod:`~stlearn.training.pretrained` — the models shipped in ``data/checkpoints``
+* :mod:`~stlearn.training.budgets` — the shipped models' training budgets, compared (lessons 3-9)
 * :mod:`~stlearn.training.export` — how finished runs are shipped (``stlearn export-pretrained``)
 """
 

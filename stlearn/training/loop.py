@@ -12,7 +12,7 @@ length — in a file that loads without running code; the batches and masks need
 state, since they are functions of ``(seed, k)``.
 
 The step itself is :class:`~stlearn.training.step.TrainStep` (eager, or one CUDA graph); the run's
-length is :class:`~stlearn.training.budget.Plan` (fixed, or fitted to a ``time_budget``); several
+length is :class:`~stlearn.training.plan.Plan` (fixed, or fitted to a ``time_budget``); several
 processes under ``torchrun`` train one run data-parallel (:mod:`stlearn.training.distributed`).
 
 Taught in lesson 4 (training a ConvLSTM); the pretrained models of ``data/checkpoints`` were
@@ -35,9 +35,9 @@ from ..metrics import MetricAccumulator
 from ..models import build_model
 from . import distributed
 from .batches import BatchSource, make_batch_source
-from .budget import CALIBRATE_AT, Plan
 from .checkpoints import Checkpoint, load_checkpoint, load_state_dict_checked, save_checkpoint
 from .config import RUNTIME_ONLY, TrainConfig, lr_factor, sampling_mask
+from .plan import CALIBRATE_AT, Plan
 from .step import TrainStep, make_optimizer
 
 
@@ -99,7 +99,7 @@ def train(
         progress: show a tqdm progress bar (the notebook variant inside JupyterLab).
         on_log: called with each log record (the lessons draw a live loss curve with it).
         pace: with a ``time_budget``, a folder shared with runs that must end at the same length: all
-            of them plan the shortest length any of them fits (:class:`~stlearn.training.budget.Plan`).
+            of them plan the shortest length any of them fits (:class:`~stlearn.training.plan.Plan`).
     """
     checkpoint = Path(checkpoint)
     log = Path(log) if log is not None else checkpoint.with_suffix(".jsonl")
@@ -143,7 +143,8 @@ def train(
         history = [h for h in history if h["iteration"] <= start]
     elif checkpoint.exists():
         raise FileExistsError(f"{checkpoint} exists: pass resume=True to continue it, or choose another path")
-    plan = Plan(config.iterations, config.time_budget, planned, spent, peers=pace, name=checkpoint.stem)
+    plan = Plan(config.iterations, config.time_budget, planned, spent, peers=pace, name=checkpoint.stem,
+                val_every=config.val_every)  # fmt: skip
     if device.type == "cuda":
         train_source = train_source.on_device(device)  # the pool made once, on the GPU side
     step = TrainStep(distributed.wrap(model, world), optimizer, config.input_len, config.amp, config.grad_clip,
@@ -200,8 +201,14 @@ def train(
             t_last = now
             if bar is not None:
                 bar.update(1)
-            if plan.timed and done == start + CALIBRATE_AT:
-                plan.mark(done)
+            if plan.timed and (done - start) % CALIBRATE_AT == 0:
+                if done - start == CALIBRATE_AT:
+                    plan.mark(done)  # the start-up is over: measure the speed from here
+                else:  # refit the length to the time left, on every rank alike
+                    late = world.agree(float(plan.late()), device)
+                    plan.iterations = done if late else int(world.agree(plan.replan(done), device))
+                    if bar is not None:
+                        bar.total = plan.iterations
             ends = done % config.val_every == 0 or plan.over(done, clock=world.size == 1)
             if not ends:
                 continue
@@ -224,13 +231,9 @@ def train(
                 metrics = {k2: v for k2, v in record.items() if k2.startswith("val_")}
                 save(done, metrics, finished=plan.over(done, clock=world.size == 1))
             world.barrier()
-            if plan.timed:  # keep time for the last validation and save; refit the length to the time left
-                plan.reserve = 1.5 * (plan.clock() - t_val)
-                late = world.agree(float(plan.remaining() <= plan.reserve), device)
-                plan.iterations = done if late else int(world.agree(plan.replan(done), device))
+            if plan.timed:  # keep time for the validations to come; measure the speed afresh
+                plan.validated(world.agree(plan.clock() - t_val, device))
                 plan.mark(done)
-                if bar is not None:
-                    bar.total = plan.iterations
             t_last = time.perf_counter()  # validation and saving do not count as training time
     except KeyboardInterrupt:
         # The weights may hold a half-applied step: keep the last good checkpoint as it is.

@@ -5,7 +5,7 @@ same training budget. The shipped checkpoints record theirs (``pretrained_info(.
 this module reads it, so the lessons state training lengths and budget caveats from the files
 instead of from the text:
 
->>> from stlearn.budget import compare_budgets, training_budget
+>>> from stlearn.training.budgets import compare_budgets, training_budget
 >>> training_budget("moving_digits", "convlstm").describe()        # e.g. '1 000 iterations of batch 8'
 >>> print(compare_budgets("moving_digits", ["convlstm", "predrnn_v2"]))
 
@@ -17,8 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Any
 
-from .training.config import TrainConfig, schedule_constants
-from .training.pretrained import pretrained_info
+from .config import TrainConfig, schedule_constants
+from .pretrained import pretrained_info
 
 __all__ = [
     "LABELS",
@@ -142,6 +142,9 @@ def sampling_constants(dataset: str, model: str) -> dict[str, Any]:
     this resolves them against the run's length, so the result can be passed as
     ``scheduled_sampling_probability(k, **constants)`` (or the reverse schedule's functions).
     """
-    raw = pretrained_info(dataset, model).training["config"]
+    training = pretrained_info(dataset, model).training
+    raw = training["config"]
     known = {f.name for f in fields(TrainConfig)}
-    return schedule_constants(TrainConfig(**{k: v for k, v in raw.items() if k in known}))
+    # a run whose length a time budget planned: its schedule's fractions refer to the planned length
+    return schedule_constants(TrainConfig(**{k: v for k, v in raw.items() if k in known}),
+                              training.get("iterations_planned"))

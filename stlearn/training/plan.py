@@ -3,9 +3,10 @@
 The learning rate and the sampling schedules are functions of the run's progress ``k / N``
 (:mod:`stlearn.training.config`). With a fixed length, ``N = iterations``. With a ``time_budget``
 (seconds of wall clock for the whole run), :class:`Plan` measures the run's speed and sets ``N`` to
-what fits before the deadline, re-planning at every validation (when several runs share one GPU,
-each one's speed changes as the others start and finish), so that a run which the deadline stops
-still ends with its schedules run down. ``N`` never exceeds ``iterations``.
+what fits before the deadline — the training steps and the validations still to come — re-planning
+every :data:`CALIBRATE_AT` iterations (when several runs share one GPU, each one's speed changes as
+the others start and finish), so that the run ends at the end of its plan, schedules run down, before
+its deadline. ``N`` never exceeds ``iterations``.
 
 Runs that share a machine can also share a length: with ``peers`` (a folder), each run writes the
 length it fits into ``<peers>/<name>.plan`` and plans the shortest of them all, so the models of one
@@ -23,7 +24,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-#: the first re-plan, after the start-up (CUDA graph capture, allocator warm-up) has passed
+#: iterations between re-plans; the speed is measured from the first of them on (after the start-up:
+#: CUDA graph capture, allocator warm-up) and from each validation on
 CALIBRATE_AT = 20
 #: share of the remaining time the plan fills (the rest absorbs speed changes)
 FILL = 0.97
@@ -40,11 +42,12 @@ class Plan:
         clock: seconds from an arbitrary start (``time.perf_counter``; the tests pass a simulated one).
         peers: a folder shared with the runs that must end at the same length (``stlearn train --pace``).
         name: this run's file name in ``peers``.
+        val_every: iterations between validations (each costs time the plan keeps for it).
     """
 
     def __init__(self, iterations: int, time_budget: float | None = None, planned: int | None = None,
                  spent: float = 0.0, clock: Callable[[], float] = time.perf_counter,
-                 peers: str | Path | None = None, name: str = "run") -> None:  # fmt: skip
+                 peers: str | Path | None = None, name: str = "run", val_every: int = 100) -> None:  # fmt: skip
         self.clock = clock
         self.peers, self.name = (Path(peers) if peers is not None else None), name
         self.max_iterations = iterations
@@ -53,7 +56,9 @@ class Plan:
         self.spent = spent
         self._t0 = clock()
         self._mark: tuple[int, float] | None = None
-        self.reserve = 0.0  # seconds kept for the last validation and save
+        self.val_every = val_every
+        # seconds one validation and save take: a guess until the first one is measured
+        self.val_cost = 0.0 if time_budget is None else min(20.0, 0.03 * time_budget)
 
     @property
     def timed(self) -> bool:
@@ -70,8 +75,16 @@ class Plan:
         """Start measuring the speed from iteration ``done`` on (after start-up, after a validation)."""
         self._mark = (done, self.clock())
 
+    def validated(self, seconds: float) -> None:
+        """A validation (and save) took ``seconds``: keep that much time for each one still to come."""
+        self.val_cost = seconds
+
     def replan(self, done: int) -> int:
-        """Refit the planned length to the time left at the speed measured since the last :meth:`mark`."""
+        """Refit the planned length to the time left at the speed measured since the last :meth:`mark`.
+
+        ``n`` more iterations cost ``n / rate`` seconds of steps and ``n / val_every`` validations, and
+        the last validation and save must fit too: ``n = (remaining − val_cost) / (1/rate + val_cost/val_every)``.
+        """
         if self.time_budget is None or self._mark is None:
             return self.iterations
         k0, t0 = self._mark
@@ -79,7 +92,8 @@ class Plan:
         if done <= k0 or dt <= 0:
             return self.iterations
         rate = (done - k0) / dt
-        fit = min(self.max_iterations, done + math.floor(max(0.0, self.remaining() - self.reserve) * rate * FILL))
+        left = max(0.0, self.remaining() - self.val_cost) * FILL
+        fit = min(self.max_iterations, done + math.floor(left / (1.0 / rate + self.val_cost / self.val_every)))
         self.iterations = max(done + 1, self._shortest_of_peers(fit))
         return self.iterations
 
@@ -106,4 +120,8 @@ class Plan:
         Data-parallel ranks pass ``clock=False``: their clocks differ, so they stop on the planned length
         only, which rank 0 sets for all of them at each validation.
         """
-        return done >= self.iterations or (clock and self.remaining() <= self.reserve)
+        return done >= self.iterations or (clock and self.late())
+
+    def late(self) -> bool:
+        """Only the last validation and save still fit before the deadline."""
+        return self.remaining() <= self.val_cost
