@@ -51,7 +51,8 @@ from torch import nn
 from stlearn.interop import load_predrnn
 from stlearn.models import build_model
 from stlearn.training.batches import make_batch_source
-from stlearn.training.config import TrainConfig, sampling_mask
+from stlearn.training.config import TrainConfig, lr_factor, sampling_mask
+from stlearn.training.step import TrainStep, make_optimizer
 
 from .machine import machine_info
 
@@ -61,11 +62,13 @@ QUICK_DATA = {"canvas_size": 16, "digit_size": 8}
 BATCH, QUICK_BATCH = 8, 2
 ETA_RATE = 2e-5  # the official recipe: η from 1.0 down by 2e-5 per iteration, 0 from 50 000 on
 VARIANTS = ("official fp32", "official fp32 + reverse_input", "stlearn fp32", "stlearn bf16")
+#: with ``--compile`` (not in ``--quick``): torch.compile's one-off compilation is timed apart, in the warm-up
+COMPILED = "stlearn bf16 + compile"
 BASELINE = "official fp32"
 LOSS_TOL, GRAD_TOL = 1e-5, 1e-4  # fidelity: |loss difference|, largest relative gradient difference
 
 
-def train_config(quick: bool, amp: bool = False) -> TrainConfig:
+def train_config(quick: bool, amp: bool = False, compile: bool = False) -> TrainConfig:
     """The run ``stlearn train`` would make: the benchmark's model, the official schedule, stlearn's defaults."""
     return TrainConfig(
         model="predrnn",
@@ -78,6 +81,7 @@ def train_config(quick: bool, amp: bool = False) -> TrainConfig:
         sampling="scheduled",
         sampling_config={"start": 1.0, "rate": ETA_RATE, "stop_iteration": 50_000},
         amp=amp,
+        compile=compile,
     )
 
 
@@ -200,30 +204,23 @@ class OfficialLoop:
 
 
 class StlearnLoop:
-    """One ``stlearn train`` iteration per call (the inner loop of :func:`stlearn.training.loop.train`)."""
+    """One ``stlearn train`` iteration per call: its batch, mask, learning rate and :class:`TrainStep`."""
 
     def __init__(self, config: TrainConfig, source) -> None:
         self.config, self.source = config, source
         torch.manual_seed(config.seed)
         self.model = build_model(config.model, **config.model_config)
         self.model.train()
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr)
-        n, f = config.iterations, config.lr_final_fraction
-        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lambda k: 1.0 - (1.0 - f) * min(k, n) / n)
+        self.step = TrainStep(self.model, make_optimizer(self.model, config.lr, captured=False), config.input_len,
+                              config.amp, config.grad_clip, compile=config.compile)  # fmt: skip
 
     def __call__(self, k: int) -> float:
         cfg = self.config
         frames = self.source.batch(k, cfg.batch_size, seed=cfg.seed)
         mask = sampling_mask(cfg, k, cfg.batch_size, torch.Generator().manual_seed(cfg.seed * 1_000_003 + k * 7 + 1))
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.amp):
-            out = self.model(frames, mask=mask, input_len=cfg.input_len)
-        self.optimizer.zero_grad(set_to_none=True)
-        out.loss.backward()
-        if cfg.grad_clip:
-            torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
-        self.optimizer.step()
-        self.scheduler.step()
-        return float(out.loss.detach())
+        self.step.set_lr(cfg.lr * lr_factor(cfg, k))
+        loss, _ = self.step(frames, mask)
+        return float(loss)
 
 
 # ---- fidelity and timing ------------------------------------------------------------------------------
@@ -260,7 +257,7 @@ def fidelity(quick: bool = False, iteration: int = 25_000) -> dict:
             "ok": diff <= LOSS_TOL and grad_diff <= GRAD_TOL}  # fmt: skip
 
 
-def _loops(quick: bool) -> dict:
+def _loops(quick: bool, compiled: bool = False) -> dict:
     config = train_config(quick)
     source = make_batch_source(config.dataset, "train", config.data_config, config.input_len + config.pred_len)
     # the official handle keeps its data set in memory as float32 (N, T, H, W, 1)
@@ -270,6 +267,7 @@ def _loops(quick: bool) -> dict:
         "official fp32 + reverse_input": OfficialLoop(data, config, reverse_input=True),
         "stlearn fp32": StlearnLoop(config, source),
         "stlearn bf16": StlearnLoop(train_config(quick, amp=True), source),
+        **({COMPILED: StlearnLoop(train_config(quick, amp=True, compile=True), source)} if compiled else {}),
     }
 
 
@@ -279,34 +277,45 @@ def _row(variant: str, wall: list[float], cpu: list[float], base: tuple[float, f
             "ratio": med / base[0], "cpu_ratio": cpu_med / base[1], "n": len(wall)}  # fmt: skip
 
 
-def run(quick: bool = False, repeats: int | None = None, warmup: int = 2, progress=print) -> dict:
-    """The fidelity check, then one row per variant: seconds per iteration (median, min; wall and CPU), × official."""
+def run(quick: bool = False, repeats: int | None = None, warmup: int = 2, progress=print,
+        compiled: bool = False) -> dict:  # fmt: skip
+    """The fidelity check, then one row per variant: seconds per iteration (median, min; wall and CPU), × official.
+
+    ``compiled``: also ``stlearn bf16 + compile`` (its compilation, minutes, is the first warm-up step, timed apart).
+    """
     repeats = repeats or (2 if quick else 5)
     torch.set_flush_denormal(True)
     check = fidelity(quick)
     progress(f"  official: fidelity loss diff {check['loss_diff']:.1e}, grads {check['grad_max_rel_diff']:.1e}")
-    loops = _loops(quick)
+    loops = _loops(quick, compiled)
+    variants = tuple(loops)
+    compile_s = None
+    if compiled:
+        t0 = time.perf_counter()
+        loops[COMPILED](0)
+        compile_s = time.perf_counter() - t0
+        progress(f"  official: torch.compile's first step (compilation) {compile_s:.0f} s")
     st = loops["stlearn fp32"]
     for k in range(warmup + repeats):  # the pool holds these batches' sequences already: time the steady state
         st.source.batch(k, st.config.batch_size, seed=st.config.seed)
-    wall = {v: [] for v in VARIANTS}
-    cpu = {v: [] for v in VARIANTS}
+    wall = {v: [] for v in variants}
+    cpu = {v: [] for v in variants}
     for k in range(warmup + repeats):
-        for v in VARIANTS:
+        for v in variants:
             t0, c0 = time.perf_counter(), time.process_time()
             loops[v](k)
             if k >= warmup:
                 wall[v].append(time.perf_counter() - t0)
                 cpu[v].append(time.process_time() - c0)
         if k >= warmup:
-            times = ", ".join(f"{v} {wall[v][-1]:.2f} s" for v in VARIANTS)
+            times = ", ".join(f"{v} {wall[v][-1]:.2f} s" for v in variants)
             progress(f"  official: round {k - warmup + 1}/{repeats}: {times}")
     base = statistics.median(wall[BASELINE]), statistics.median(cpu[BASELINE])
-    rows = [_row(v, wall[v], cpu[v], base) for v in VARIANTS]
+    rows = [_row(v, wall[v], cpu[v], base) for v in variants]
     setting = {**(QUICK_SIZE if quick else SIZE), "batch": QUICK_BATCH if quick else BATCH, "frames": 20,
                "threads": torch.get_num_threads(),
                "cpu_capability": torch.backends.cpu.get_cpu_capability()}  # fmt: skip
-    return {"setting": setting, "rows": rows, "fidelity": check}
+    return {"setting": setting, "rows": rows, "fidelity": check, "compile_seconds": compile_s}
 
 
 def markdown(result: dict) -> list[str]:
@@ -335,6 +344,10 @@ def markdown(result: dict) -> list[str]:
         f"{f['grad_max_rel_diff']:.1e} — {'within' if f['ok'] else '**outside**'} the tolerances "
         f"({LOSS_TOL:g}, {GRAD_TOL:g}).",
     ]
+    if result.get("compile_seconds") is not None:
+        lines += ["", f"`{COMPILED}`: `compile = true`; its one-off compilation took {result['compile_seconds']:.0f} s "
+                  "(the first step, not in the rows), which a run of N iterations repays after about "
+                  "compilation / (bf16 − compiled) iterations."]  # fmt: skip
     return lines
 
 
@@ -353,10 +366,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="tiny model and two repeats (used by the tests)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--repeats", type=int, default=None, help="interleaved rounds after warm-up (default 5)")
+    ap.add_argument("--compile", action="store_true", help="also stlearn bf16 + torch.compile (minutes to compile)")
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
-    print("\n".join(write(run(args.quick, args.repeats), args.out)))
+    print("\n".join(write(run(args.quick, args.repeats, compiled=args.compile and not args.quick), args.out)))
     return 0
 
 

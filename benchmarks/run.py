@@ -124,7 +124,7 @@ def _run_section(name: str, args, out: Path) -> dict | list:
     if name == "official":
         from . import bench_official
 
-        result = bench_official.run(args.quick, progress=_progress)
+        result = bench_official.run(args.quick, progress=_progress, compiled=not args.quick)
         bench_official.write(result, out)
         return result
     if name == "gpu":
