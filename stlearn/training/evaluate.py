@@ -33,7 +33,7 @@ def test_sequences(dataset: str, data_config: dict[str, Any], split: str, count:
     if count is None:
         if split != "test" or data_config:
             raise ValueError(f"give a number of sequences for the generated {split!r} split")
-        from .data.datasets import load_moving_digits_test, load_radar_split, to_tensor
+        from ..data.datasets import load_moving_digits_test, load_radar_split, to_tensor
 
         frames = (load_moving_digits_test() if dataset == "moving_digits" else load_radar_split("test")).frames
         for s in range(0, len(frames), batch_size):
