@@ -117,3 +117,16 @@ def test_predrnn_is_measurably_ahead_of_convlstm_on_both_data_sets():
     diff = table["vs_convlstm"]["predrnn"]
     assert diff["mse_frame"][2] < 0, f"radar: PredRNN − ConvLSTM MSE {diff['mse_frame']} is not below zero"
     assert diff["csi_30"][1] > 0, f"radar: PredRNN − ConvLSTM CSI-30 {diff['csi_30']} is not above zero"
+
+
+def test_whole_test_split_is_served_in_batches():
+    """evaluate's whole-split path (export-pretrained, `stlearn evaluate` without --sequences) reads the stored split."""
+    from stlearn.data.datasets import load_moving_digits_test, to_tensor
+    from stlearn.training.evaluate import test_sequences
+
+    stored = load_moving_digits_test().frames
+    batches = test_sequences("moving_digits", {}, "test", None, 16)
+    first = next(batches)
+    assert first.shape == (16, 20, 1, 64, 64)
+    torch.testing.assert_close(first, to_tensor(stored[:16]), rtol=0, atol=0)
+    assert 1 + sum(1 for _ in batches) == -(-len(stored) // 16)
