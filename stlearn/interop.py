@@ -27,6 +27,8 @@ from typing import Any
 
 import torch
 
+from ._checks import check_weights, describe_load_error
+from .errors import CheckpointError
 from .models import ConvLSTM, PredRNN, SpatioTemporalModel
 
 Tensor = torch.Tensor
@@ -34,7 +36,7 @@ Tensor = torch.Tensor
 __all__ = ["CheckpointMismatchError", "load_official", "load_openstl_convlstm", "load_predrnn", "read_state_dict"]
 
 
-class CheckpointMismatchError(ValueError):
+class CheckpointMismatchError(CheckpointError):
     """A checkpoint's keys or shapes do not fit the model it is loaded into (lesson 8, pretrained models)."""
 
 
@@ -44,7 +46,7 @@ def read_state_dict(source: str | os.PathLike | Mapping[str, Any]) -> dict[str, 
     Taught in lesson 8 (loading a pretrained checkpoint).
     """
     if isinstance(source, (str, os.PathLike)):
-        obj = torch.load(source, map_location="cpu", weights_only=True)
+        obj = _load_file(source)
     elif isinstance(source, Mapping):
         obj = source
     else:
@@ -54,6 +56,22 @@ def read_state_dict(source: str | os.PathLike | Mapping[str, Any]) -> dict[str, 
     if not isinstance(obj, Mapping) or not all(isinstance(v, Tensor) for v in obj.values()):
         raise TypeError("read_state_dict: the checkpoint is not a state dict (a mapping of names to tensors)")
     return dict(obj)
+
+
+def _load_file(path: str | os.PathLike) -> Any:
+    """``torch.load(weights_only=True)`` with one clear :class:`~stlearn.errors.CheckpointError` per failure.
+
+    torch's own messages are not passed on: they advise retrying with ``weights_only=False``, which
+    would run whatever code the file holds.
+    """
+    if not os.path.isfile(path):
+        raise CheckpointError(f"no weights file at {path}: the file does not exist")
+    if os.path.getsize(path) == 0:
+        raise CheckpointError(f"{path} is empty (0 bytes): an interrupted download or copy; fetch it again")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:
+        raise CheckpointError(f"{path} cannot be read as weights: {describe_load_error(e)}") from None
 
 
 def _shape(t: Tensor) -> tuple[int, ...]:
@@ -85,6 +103,7 @@ def _load_checked(
             raise CheckpointMismatchError(
                 f"{where}: the model's key '{key}' with shape {_shape(value)} is missing from the checkpoint; {hint}"
             )
+    check_weights(where, kept, own)  # floating point, the model's dtype, finite
     model.load_state_dict(kept, strict=True)
     return model
 

@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from . import integrity
 from .data.traffic import TRAFFIC_SEED, TrafficConfig, generate_traffic, historical_average, to_unit, traffic_windows
 from .models import build_model
 from .paths import data_dir
@@ -210,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
             training={"iterations": args.iterations, "batch_size": args.batch_size, "lr": 3e-3, "seed": 0, "log": log},
             metrics=scores,
         )
-        save_checkpoint(ck, traffic_checkpoint_path(name))
+        integrity.record(save_checkpoint(ck, traffic_checkpoint_path(name)))
     return 0
 
 

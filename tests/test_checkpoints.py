@@ -85,7 +85,7 @@ def test_missing_truncated_and_garbage_files(tmp_path):
     path = save_checkpoint(make(), tmp_path / "a.pt")
     data = path.read_bytes()
     (tmp_path / "cut.pt").write_bytes(data[: len(data) // 2])
-    with pytest.raises(CheckpointError, match="truncated, corrupted, or not a checkpoint"):
+    with pytest.raises(CheckpointError, match="truncated, corrupted, or not a torch file"):
         load_checkpoint(tmp_path / "cut.pt")
     (tmp_path / "noise.pt").write_bytes(bytes(range(256)) * 10)
     with pytest.raises(CheckpointError, match="not a readable stlearn checkpoint"):

@@ -12,7 +12,9 @@ Targets:
   (about 6 minutes on one core; ``--jobs 2`` halves it);
 * ``figures`` — only redraw the three figures (from the stored splits and ``radar_stats.json``);
 * ``all`` — moving digits and radar;
-* ``check`` — regenerate every split and compare it with ``splits.json`` without writing anything.
+* ``check`` — verify the stored files against their sha256 in ``manifest.json`` and the stored test
+  split's frames against ``splits.json`` (seconds); with ``--regenerate`` also regenerate every split
+  and compare it with ``splits.json`` (minutes). Nothing is written.
 
 ``--out DIR`` writes to another folder (default: :func:`stlearn.paths.data_dir`).
 """
@@ -32,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import integrity
 from ..paths import data_dir
 from ..reflectivity import dbz_to_pixel
 from .mnist import mnist_digits_sha256
@@ -154,6 +157,7 @@ def make_moving_digits(folder: Path) -> dict[str, Any]:
     seconds = time.perf_counter() - t0
     path = folder / "moving_digits_test.npz"
     save_frames(path, frames)
+    integrity.record(path)
     entry = {
         "file": path.name,
         "num_sequences": len(frames),
@@ -250,28 +254,69 @@ def make_figures(folder: Path) -> None:
     _figure_radar(folder, load_radar_split("test", directory=folder).frames, stats["realism_test_split"])
 
 
-def check(folder: Path, jobs: int = 1) -> int:
-    """Regenerate every split and compare with the registry; 0 if all match."""
-    registry = read_registry(folder)
+def verify(folder: Path) -> int:
+    """Verify the stored files against their recorded hashes without regenerating anything (seconds); 0 if all match.
+
+    Every stored file against its sha256 in ``manifest.json`` (:mod:`stlearn.integrity`), then the frames of
+    the stored test split against their sha256 in ``splits.json``.
+    """
+    from .store import DataFileError, load_frames
+
     failures = 0
+    for rel, status in integrity.verify_all(folder):
+        failures += status != "ok"
+        print(f"  {rel}: {status}")
+    registry = read_registry(folder)
+    md = registry["moving-digits"]["test"]
+    try:
+        load_frames(folder / md.get("file", "moving_digits_test.npz"), md["sha256"], "moving-digits")
+        print("  moving-digits test frames: ok (sha256 in splits.json)")
+    except DataFileError as e:
+        failures += 1
+        print(f"  moving-digits test frames: FAILED: {e}")
+    return 1 if failures else 0
+
+
+def check(folder: Path, jobs: int = 1, regenerate: bool = False) -> int:
+    """Verify the stored files (:func:`verify`); with ``regenerate``, also regenerate every split and compare."""
+    failures = verify(folder)
+    if not regenerate:
+        if failures:
+            print("some stored files do not match their recorded hashes: restore them with 'git checkout -- data/' "
+                  "or regenerate them with 'python -m stlearn.data.make all'")  # fmt: skip
+        return failures
+    registry = read_registry(folder)
     md = registry["moving-digits"]["test"]
     frames = generate_moving_digits(md["num_sequences"], "test", seed=md["seed"])
     ok = frames_sha256(frames) == md["sha256"]
     failures += not ok
-    print(f"  moving-digits test: {'ok' if ok else 'MISMATCH'}")
+    print(f"  moving-digits test (regenerated): {'ok' if ok else 'MISMATCH'}")
     for split, entry in registry["radar"].items():
         got, _ = _hash_radar_split(split, entry["num_sequences"], jobs, keep=False)
         ok = got["sha256"] == entry["sha256"]
         failures += not ok
-        print(f"  radar {split}: {'ok' if ok else 'MISMATCH'}")
+        print(f"  radar {split} (regenerated): {'ok' if ok else 'MISMATCH'}")
     return 1 if failures else 0
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The command line; a :class:`~stlearn.errors.StlearnError` is printed as one line, exit status 2."""
+    from ..errors import StlearnError, one_line
+
+    try:
+        return _main(argv)
+    except StlearnError as e:
+        print(f"python -m stlearn.data.make: error: {one_line(e)}", file=sys.stderr)
+        return 2
+
+
+def _main(argv: list[str] | None) -> int:
     parser = argparse.ArgumentParser(prog="python -m stlearn.data.make", description=__doc__.splitlines()[0])
     parser.add_argument("target", choices=["moving-digits", "radar", "figures", "all", "check"])
     parser.add_argument("--out", type=Path, default=None, help="output folder (default: the repository's data/)")
     parser.add_argument("--jobs", type=int, default=1, help="worker processes for the radar splits (default 1)")
+    parser.add_argument("--regenerate", action="store_true",
+                        help="check: also regenerate every split and compare it with splits.json (minutes)")
     args = parser.parse_args(argv)
     folder = (args.out or data_dir()).resolve()
     folder.mkdir(parents=True, exist_ok=True)
@@ -279,7 +324,7 @@ def main(argv: list[str] | None = None) -> int:
 
     matplotlib.use("Agg")
     if args.target == "check":
-        return check(folder, args.jobs)
+        return check(folder, args.jobs, args.regenerate)
     if args.target == "figures":
         make_figures(folder)
         return 0

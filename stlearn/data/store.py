@@ -13,12 +13,14 @@ from __future__ import annotations
 import hashlib
 import json
 import zipfile
+import zlib
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ..errors import StlearnError
 from ..paths import data_dir
 
 __all__ = [
@@ -39,7 +41,7 @@ REGISTRY_FILE = "splits.json"
 PROBE_SEQUENCES = 16
 
 
-class DataFileError(RuntimeError):
+class DataFileError(StlearnError, RuntimeError):
     """A data file is missing, unreadable or does not match its recorded sha256."""
 
 
@@ -116,10 +118,13 @@ def load_frames(path: Path, sha256: str, dataset: str) -> np.ndarray:
     fix = f"regenerate it with '{regenerate_command(dataset)}'"
     if not path.is_file():
         raise DataFileError(f"data file {path} is missing; {fix} (or point STLEARN_DATA at a folder that has it)")
+    from ..integrity import verify_stored
+
+    verify_stored(path, DataFileError)  # a stored file pinned in data/manifest.json: its bytes, before anything
     try:
         with np.load(path, allow_pickle=False) as archive:
             frames = archive["frames"]
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zipfile.LargeZipFile) as exc:
+    except (OSError, ValueError, KeyError, EOFError, zlib.error, zipfile.BadZipFile, zipfile.LargeZipFile) as exc:
         raise DataFileError(
             f"data file {path} is unreadable or corrupted ({type(exc).__name__}: {exc}); {fix}"
         ) from None

@@ -12,6 +12,7 @@ import hashlib
 import importlib
 import multiprocessing
 import os
+import warnings
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -81,9 +82,8 @@ class BatchSource:
         if self.cache_dir is None or len(self._pool) >= self.pool_size:
             return
         path = self.pool_path()
-        if path.is_file():
-            pool = np.load(path, mmap_mode="r")
-        else:
+        pool = _load_checked(path, self.pool_size) if path.is_file() else None
+        if pool is None:
             pool = self.sequences(0, self.pool_size)
             _save_atomically(path, pool)
         self._pool.update({i: pool[i] for i in range(self.pool_size)})
@@ -146,11 +146,58 @@ def make_batch_source(dataset: str, split: str, data_config: dict[str, Any], tot
     return src
 
 
+def checksum_path(pool: Path) -> Path:
+    """The sha256 file written beside a cached pool (``<pool>.npy.sha256``)."""
+    return pool.with_name(pool.name + ".sha256")
+
+
+def _file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 22), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _load_checked(path: Path, pool_size: int) -> np.ndarray | None:
+    """A cached pool, verified against the sha256 beside it; ``None`` (with a warning) when it must be remade.
+
+    A pool is never trained on unverified: without its checksum file, with other bytes, or not a uint8
+    (pool_size, T, H, W) array, it is regenerated (the same bytes as before it was damaged).
+    """
+    side = checksum_path(path)
+    try:
+        expected = side.read_text().split()[0]
+    except (OSError, IndexError):
+        expected = None
+    problem = None
+    if expected is None:
+        problem = f"has no checksum file {side.name}"
+    elif _file_sha256(path) != expected:
+        problem = f"does not match the sha256 in {side.name} (damaged or edited)"
+    else:
+        try:
+            pool = np.load(path, mmap_mode="r", allow_pickle=False)
+        except (OSError, ValueError) as e:
+            pool, problem = None, f"is unreadable ({type(e).__name__})"
+        if pool is not None and (pool.dtype != np.uint8 or pool.ndim != 4 or len(pool) != pool_size):
+            problem = f"holds {pool.dtype} {pool.shape}, not uint8 ({pool_size}, T, H, W)"
+        if problem is None:
+            return pool
+    warnings.warn(f"training pool cache {path} {problem}: regenerating it", RuntimeWarning, stacklevel=3)
+    return None
+
+
 def _save_atomically(path: Path, array: np.ndarray) -> None:
+    """Write a pool and, beside it, its sha256 (both renamed into place)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".{os.getpid()}.tmp.npy")
     np.save(tmp, array)
+    side = checksum_path(path)
+    side_tmp = side.with_name(f"{side.name}.{os.getpid()}.tmp")
+    side_tmp.write_text(_file_sha256(tmp) + "\n")
     os.replace(tmp, path)
+    os.replace(side_tmp, side)
 
 
 def _generate_block(job: tuple[str, str, dict[str, Any], int, int]) -> np.ndarray:
@@ -168,7 +215,7 @@ def prepare_pool(dataset: str, data_config: dict[str, Any], cache_dir: str | Pat
     """
     src = BatchSource(dataset, "train", dict(data_config), pool_size=pool_size, cache_dir=Path(cache_dir))
     path = src.pool_path()
-    if path.is_file():
+    if path.is_file() and _load_checked(path, pool_size) is not None:
         return path
     if workers <= 1:
         src._load_or_make_pool()

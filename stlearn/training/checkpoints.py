@@ -10,17 +10,26 @@ with ``torch.load(weights_only=True)`` (no pickle code execution). It carries:
 * ``metrics`` — test/validation numbers recorded at save time;
 * ``stlearn_version`` and ``sha256`` — a digest of the weights (names, shapes, dtypes, bytes),
   recomputed on load so a damaged file is caught even when it still unpickles;
+* ``record_sha256`` (format version 2) — a digest of everything else in the file (model configuration,
+  data, training record, metrics, optimizer state) and the weights' digest, so a file re-saved with an
+  edited configuration (``zigzag = False`` under the same weights) is refused, not silently used.
+  Version-1 files (the first shipped checkpoints) have no such digest: the files under ``data/`` are
+  pinned instead by their sha256 in ``data/manifest.json`` (:mod:`stlearn.integrity`);
 * ``state_dict`` and, for resuming, optionally ``optimizer`` and ``rng``.
 
-Files are written to a temporary name beside the target and renamed into place, so Ctrl-C or a
-crash mid-save leaves the previous checkpoint intact. Lesson 4 (training) explains the format.
+Files are written to a temporary name beside the target and renamed into place, so Ctrl-C, a
+crash or a full disk mid-save leaves the previous checkpoint intact (a full disk is reported as such).
+Loaded weights must be floating point and finite (NaN/Inf or integer weights are refused).
+Lesson 4 (training) explains the format.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,13 +38,28 @@ from typing import Any
 import torch
 
 from .. import __version__
+from .._checks import check_weights, describe_load_error
+from ..errors import CheckpointError, RunExistsError, one_line
+
+__all__ = [
+    "FORMAT",
+    "FORMAT_VERSION",
+    "Checkpoint",
+    "CheckpointError",
+    "atomic_save",
+    "file_sha256",
+    "load_checkpoint",
+    "load_state_dict_checked",
+    "record_sha256",
+    "save_checkpoint",
+    "weights_sha256",
+]
 
 FORMAT = "stlearn-checkpoint"
-FORMAT_VERSION = 1
-
-
-class CheckpointError(ValueError):
-    """A file that cannot be used as the checkpoint asked for; the message says why and what to do."""
+#: version 2 adds ``record_sha256`` (the configuration and metadata covered); version 1 is still read
+FORMAT_VERSION = 2
+READS_VERSIONS = (1, 2)
+_DIGESTS = ("sha256", "record_sha256", "state_dict")
 
 
 def weights_sha256(state_dict: dict[str, torch.Tensor]) -> str:
@@ -46,7 +70,43 @@ def weights_sha256(state_dict: dict[str, torch.Tensor]) -> str:
         h.update(name.encode())
         h.update(str(t.dtype).encode())
         h.update(str(tuple(t.shape)).encode())
-        h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return h.hexdigest()
+
+
+def _feed(h: Any, o: Any) -> None:
+    """Feed a plain structure (dicts, lists, numbers, strings, tensors) into ``h`` canonically."""
+    if isinstance(o, dict):
+        h.update(b"{")
+        for k in sorted(o, key=lambda k: (type(k).__name__, str(k))):
+            _feed(h, k)
+            _feed(h, o[k])
+        h.update(b"}")
+    elif isinstance(o, (list, tuple)):
+        h.update(b"[")
+        for v in o:
+            _feed(h, v)
+        h.update(b"]")
+    elif isinstance(o, torch.Tensor):
+        t = o.detach().to("cpu").contiguous()
+        h.update(f"T{t.dtype}{tuple(t.shape)}".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    elif isinstance(o, bool) or o is None:
+        h.update(f"b{o}".encode())
+    elif isinstance(o, int):
+        h.update(f"i{o};".encode())
+    elif isinstance(o, float):
+        h.update(f"f{o!r};".encode())
+    else:
+        text = str(o).encode()
+        h.update(f"s{len(text)}:".encode() + text)
+
+
+def record_sha256(payload: dict[str, Any]) -> str:
+    """sha256 over a checkpoint payload's every entry except the digests and the weights, plus the weights' digest."""
+    h = hashlib.sha256()
+    _feed(h, {k: v for k, v in payload.items() if k not in _DIGESTS})
+    h.update(str(payload.get("sha256", "")).encode())
     return h.hexdigest()
 
 
@@ -88,6 +148,7 @@ class Checkpoint:
     rng: dict[str, Any] | None = None
     stlearn_version: str = __version__
     sha256: str = ""
+    record_sha256: str = ""
 
     def to_payload(self) -> dict[str, Any]:
         payload = {
@@ -105,6 +166,7 @@ class Checkpoint:
             payload["optimizer"] = self.optimizer
         if self.rng is not None:
             payload["rng"] = self.rng
+        payload["record_sha256"] = record_sha256(payload)
         return payload
 
 
@@ -122,48 +184,82 @@ def atomic_save(obj: Any, path: str | Path) -> Path:
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a checkpoint is an ordinary file
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         Path(tmp).unlink(missing_ok=True)
+        if _disk_full(e):
+            free = shutil.disk_usage(path.parent).free / 1e6
+            raise CheckpointError(
+                f"could not write {path}: no space left on the disk of {path.parent} ({free:.0f} MB free); "
+                f"the previous {path.name} (if any) is intact — free some space, then resume"
+            ) from None
+        if isinstance(e, OSError):
+            raise CheckpointError(
+                f"could not write {path}: {one_line(e)}; the previous {path.name} (if any) is intact"
+            ) from None
         raise
     return path
+
+
+def _disk_full(e: BaseException) -> bool:
+    """ENOSPC/EDQUOT, or torch's zip writer failing (its ``inline_container.cc`` message) for that reason."""
+    if isinstance(e, OSError):
+        return e.errno in (errno.ENOSPC, errno.EDQUOT)
+    text = str(e)
+    return isinstance(e, RuntimeError) and ("inline_container" in text or "PytorchStreamWriter" in text)
 
 
 def save_checkpoint(ckpt: Checkpoint, path: str | Path, overwrite: bool = True) -> Path:
     """Write ``ckpt`` atomically. With ``overwrite=False`` an existing file is never replaced."""
     path = Path(path)
     if not overwrite and path.exists():
-        raise FileExistsError(f"{path} exists; choose another name or pass overwrite=True")
+        raise RunExistsError(f"{path} exists; choose another name or pass overwrite=True")
     return atomic_save(ckpt.to_payload(), path)
 
 
 def load_checkpoint(path: str | Path, expect_model: str | None = None) -> Checkpoint:
-    """Read and verify a checkpoint; every failure is a :class:`CheckpointError` saying what is wrong."""
+    """Read and verify a checkpoint; every failure is a :class:`CheckpointError` saying what is wrong.
+
+    Checked in order: the file exists and is not empty; it loads without running code; it is an
+    stlearn checkpoint of a version this stlearn reads, with the expected structure; its weights
+    match their ``sha256`` and the rest of the file its ``record_sha256``; the weights are floating
+    point and finite; a file under ``data/`` matches its sha256 in ``data/manifest.json``.
+    """
+    from ..integrity import verify_stored
+
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"no checkpoint at {path}: the file does not exist")
+    if path.stat().st_size == 0:
+        raise CheckpointError(f"{path} is empty (0 bytes): an interrupted copy or download; copy the checkpoint again")
+    verify_stored(path, CheckpointError)
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # truncated zip, random bytes, pickled code ...
-        raise CheckpointError(
-            f"{path} is not a readable stlearn checkpoint (truncated, corrupted, or not a checkpoint): "
-            f"{type(e).__name__}: {str(e).splitlines()[0][:200]}"
-        ) from None
+        raise CheckpointError(f"{path} is not a readable stlearn checkpoint: {describe_load_error(e)}") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(
             f"{path} is a torch file but not an stlearn checkpoint (no 'format': '{FORMAT}' entry); "
             "official PredRNN/OpenSTL weights load with stlearn.interop instead"
         )
-    if payload.get("format_version") != FORMAT_VERSION:
+    version = payload.get("format_version")
+    if version not in READS_VERSIONS:
         raise CheckpointError(
-            f"{path} has checkpoint format version {payload.get('format_version')}, "
-            f"this stlearn reads version {FORMAT_VERSION}"
+            f"{path} has checkpoint format version {version}, this stlearn reads versions {list(READS_VERSIONS)}"
         )
-    state = payload["state_dict"]
+    _check_structure(path, payload)
+    state = check_weights(str(path), payload["state_dict"])
     digest = weights_sha256(state)
     if digest != payload.get("sha256"):
         raise CheckpointError(
             f"{path}: the weights do not match their recorded sha256 (file damaged?): "
-            f"recorded {payload.get('sha256', '')[:12]}…, computed {digest[:12]}…"
+            f"recorded {str(payload.get('sha256', ''))[:12]}…, computed {digest[:12]}…"
+        )
+    record = record_sha256(payload) if version >= 2 else ""
+    if version >= 2 and record != payload.get("record_sha256"):
+        raise CheckpointError(
+            f"{path}: the configuration or metadata do not match their recorded record_sha256 (edited or damaged "
+            "after saving); use the original file or retrain — a model built from an edited configuration would "
+            "forecast differently from the one the weights were trained as"
         )
     name = payload["model"]["name"]
     if expect_model is not None and name != expect_model:
@@ -177,9 +273,34 @@ def load_checkpoint(path: str | Path, expect_model: str | None = None) -> Checkp
         metrics=payload.get("metrics", {}),
         optimizer=payload.get("optimizer"),
         rng=payload.get("rng"),
-        stlearn_version=payload.get("stlearn_version", "?"),
+        stlearn_version=str(payload.get("stlearn_version", "?")),
         sha256=digest,
+        record_sha256=record,
     )
+
+
+def _check_structure(path: Path, payload: dict[str, Any]) -> None:
+    """The entries a checkpoint must have, with their types: a clear error instead of a KeyError later."""
+    model = payload.get("model")
+    if not (isinstance(model, dict) and isinstance(model.get("name"), str) and isinstance(model.get("config"), dict)):
+        raise CheckpointError(
+            f"{path}: wrong structure: 'model' must be {{'name': str, 'config': dict}}, got {model!r:.80}"
+        )
+    if not isinstance(payload.get("state_dict"), dict):
+        raise CheckpointError(
+            f"{path}: wrong structure: 'state_dict' must be a mapping of names to tensors, "
+            f"got {type(payload.get('state_dict')).__name__}"
+        )
+    for key in ("data", "training", "metrics"):
+        if not isinstance(payload.get(key, {}), dict):
+            raise CheckpointError(
+                f"{path}: wrong structure: '{key}' must be a dict, got {type(payload[key]).__name__}"
+            )
+    for key in ("optimizer", "rng"):
+        if not isinstance(payload.get(key) or {}, dict):
+            raise CheckpointError(
+                f"{path}: wrong structure: '{key}' must be a dict or absent, got {type(payload[key]).__name__}"
+            )
 
 
 def load_state_dict_checked(
@@ -205,4 +326,5 @@ def load_state_dict_checked(
         raise CheckpointError(
             f"the {source} does not fit this {type(module).__name__} (wrong model or size?): " + "; ".join(parts)
         )
+    check_weights(source, state, own)
     module.load_state_dict(state)

@@ -18,6 +18,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from .. import integrity
 from ..paths import data_dir
 from .checkpoints import file_sha256, load_checkpoint
 from .evaluate import evaluate_checkpoint, table
@@ -89,6 +90,7 @@ def export_run(run: Path, dataset: str, with_state: bool = False) -> dict[str, A
         "checkpoint_sha256": file_sha256(shipped),
     }
     shipped.with_suffix(".metrics.json").write_text(json.dumps(record, indent=1) + "\n")
+    integrity.record(shipped)  # data/manifest.json pins the shipped file
     log = run.with_suffix(".jsonl")
     if log.exists():
         shutil.copyfile(log, shipped.with_suffix(".log.jsonl"))
@@ -96,6 +98,7 @@ def export_run(run: Path, dataset: str, with_state: bool = False) -> dict[str, A
         state = state_path(dataset, ck.model_name)
         state.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(run, state)
+        integrity.record(state)
         if log.exists():
             shutil.copyfile(log, state.with_suffix(".jsonl"))
     return record
