@@ -1,6 +1,11 @@
 """``python -m stlearn`` / ``stlearn``: the command line of the course.
 
 Sub-commands register themselves in :data:`COMMANDS` (name -> (help, add_arguments, run)).
+
+One error boundary (:func:`main`): every :class:`~stlearn.errors.StlearnError` — a bad configuration,
+checkpoint or data file, a run another process holds — is printed as one line naming the file, key
+and what was expected, with exit status 2 and no traceback; any other exception is a bug and keeps
+its traceback.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ import sys
 from collections.abc import Callable
 
 from . import __version__
+from .errors import StlearnError, one_line
 
 AddArgs = Callable[[argparse.ArgumentParser], None]
 Run = Callable[[argparse.Namespace], int]
@@ -27,16 +33,28 @@ def _info(args: argparse.Namespace) -> int:
 COMMANDS["info"] = ("print versions and the compute device", lambda p: None, _info)
 
 
+def positive_int(text: str) -> int:
+    """An argparse type: an integer ≥ 1 (``--sequences 0`` is refused with a one-line usage error)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer (1 or more), got {value}")
+    return value
+
+
 def _train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("config", help="a training configuration, e.g. configs/moving_digits/predrnn.toml")
     p.add_argument("--out", help="checkpoint path (default: runs/<data set>/<model>.pt)")
-    p.add_argument("--iterations", type=int, help="override the configuration's iterations")
+    p.add_argument("--iterations", type=int,
+                   help="override the configuration's iterations (with --resume: see --extend)")
     p.add_argument("--batch-size", type=int, dest="batch_size", help="override the batch size")
     p.add_argument("--lr", type=float, help="override the learning rate")
     p.add_argument("--seed", type=int, help="override the seed")
     p.add_argument("--device", help="cpu or cuda (default: the configuration's)")
     p.add_argument("--amp", action="store_true", default=None, help="bf16 autocast (CUDA, or a CPU with native bf16)")
-    p.add_argument("--threads", type=int, help="CPU threads for torch")
+    p.add_argument("--threads", type=int, help="CPU threads for torch (with --resume: the run's own; see --inexact)")
     p.add_argument("--time-budget", type=float, dest="time_budget",
                    help="seconds for the whole run: its length is planned to fit, schedules included")
     p.add_argument("--capture", choices=("none", "cudagraph"), help="cudagraph: the whole step as one CUDA graph")
@@ -44,7 +62,15 @@ def _train_args(p: argparse.ArgumentParser) -> None:
                    help="torch.compile the step (minutes to compile, then faster; for long runs)")
     p.add_argument("--pace", metavar="DIR",
                    help="with --time-budget: runs sharing DIR all train the shortest length any of them fits")
-    p.add_argument("--resume", action="store_true", help="continue the checkpoint at --out")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the checkpoint at --out, bit for bit (same configuration and --threads)")
+    p.add_argument("--extend", action="store_true",
+                   help="with --resume: accept a new --iterations that changes the schedule (lr decay or schedules "
+                        "given as fractions are spread over the new length from here on: not the run you would get "
+                        "training that long from the start); without it such a resume is refused")
+    p.add_argument("--inexact", action="store_true",
+                   help="with --resume: accept another CPU thread count than the run was trained with (it then "
+                        "does not continue bit for bit); without it refused")
     p.add_argument("--no-progress", action="store_true", help="no progress bar (logs only)")
 
 
@@ -55,10 +81,13 @@ def _train(args: argparse.Namespace) -> int:
     from .training import load_config, train
 
     keys = ("iterations", "batch_size", "lr", "seed", "device", "amp", "threads", "time_budget", "capture", "compile")
+    if (args.extend or args.inexact) and not args.resume:
+        raise StlearnError("--extend and --inexact only apply with --resume")
     overrides = {k: getattr(args, k) for k in keys}
     config = load_config(args.config, **overrides)
     out = Path(args.out) if args.out else Path("runs") / config.dataset / f"{config.model}.pt"
-    result = train(config, out, resume=args.resume, progress=not args.no_progress, pace=args.pace)
+    result = train(config, out, resume=args.resume, progress=not args.no_progress, pace=args.pace,
+                   extend=args.extend, inexact=args.inexact)  # fmt: skip
     last = result.history[-1] if result.history else {}
     if os.environ.get("RANK", "0") != "0":  # data-parallel ranks other than 0 keep no history
         return 130 if result.interrupted else 0
@@ -117,8 +146,8 @@ COMMANDS["make-pools"] = ("make the training pools of configurations in $STLEARN
 def _evaluate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("checkpoint", help="an stlearn checkpoint, e.g. data/checkpoints/radar/predrnn.pt")
     p.add_argument("--split", default="test", help="test (stored) or val/train (generated)")
-    p.add_argument("--sequences", type=int, help="evaluate only the first N sequences")
-    p.add_argument("--batch-size", type=int, default=16, dest="batch_size")
+    p.add_argument("--sequences", type=positive_int, help="evaluate only the first N sequences (N ≥ 1)")
+    p.add_argument("--batch-size", type=positive_int, default=16, dest="batch_size", help="sequences per batch (≥ 1)")
     p.add_argument("--out", help="also write the full result (means, intervals, per lead time) as JSON")
 
 
@@ -240,7 +269,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
-    return COMMANDS[args.command][2](args)
+    try:
+        return COMMANDS[args.command][2](args)
+    except StlearnError as e:  # the one error boundary: one line, exit 2, no traceback
+        print(f"stlearn {args.command}: error: {one_line(e)}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

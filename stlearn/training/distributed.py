@@ -58,6 +58,11 @@ class World:
             dist.barrier()
 
 
+def is_main_process() -> bool:
+    """True in a plain run and in rank 0 of a ``torchrun`` group (the one process that writes)."""
+    return int(os.environ.get("WORLD_SIZE", "1")) == 1 or os.environ.get("RANK", "0") == "0"
+
+
 def join(device: str, batch_size: int) -> World:
     """Join the process group ``torchrun`` set up (environment ``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``).
 

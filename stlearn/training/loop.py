@@ -22,6 +22,7 @@ made with it (their configurations are in ``configs/``).
 from __future__ import annotations
 
 import json
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,12 +32,15 @@ from typing import Any
 import torch
 
 from .. import __version__
+from ..errors import ConfigError, RunExistsError, one_line
 from ..metrics import MetricAccumulator
 from ..models import build_model
 from . import distributed
 from .batches import BatchSource, make_batch_source
 from .checkpoints import Checkpoint, load_checkpoint, load_state_dict_checked, save_checkpoint
-from .config import RUNTIME_ONLY, TrainConfig, lr_factor, sampling_mask
+from .config import RUNTIME_ONLY, TrainConfig, check_resume, lr_factor, sampling_mask
+from .config import validate as validate_config
+from .lock import RunLock
 from .plan import CALIBRATE_AT, Plan
 from .step import TrainStep, make_optimizer
 
@@ -87,6 +91,8 @@ def train(
     progress: bool = True,
     on_log: Callable[[dict[str, Any]], None] | None = None,
     pace: str | Path | None = None,
+    extend: bool = False,
+    inexact: bool = False,
 ) -> TrainResult:
     """Train ``config.model`` on ``config.dataset`` and write ``checkpoint`` (lesson 4).
 
@@ -100,9 +106,43 @@ def train(
         on_log: called with each log record (the lessons draw a live loss curve with it).
         pace: with a ``time_budget``, a folder shared with runs that must end at the same length: all
             of them plan the shortest length any of them fits (:class:`~stlearn.training.plan.Plan`).
+        extend: on resume, accept a new ``iterations`` that changes the schedule of the run: the learning
+            rate decay (``lr_final_fraction`` < 1) and schedules given as fractions are then spread over the
+            new length from the checkpoint on, so the result differs from a run trained at that length from
+            the start. Without it such a resume is refused (a new length that changes nothing is accepted).
+        inexact: on resume, accept another CPU thread count than the run was trained with (a different
+            summation order: the run goes on, but not bit for bit as it would have). Without it refused.
+
+    Only one process trains a checkpoint at a time: a lock file beside it (:mod:`~stlearn.training.lock`)
+    makes a second run against the same path refuse at once with :class:`~stlearn.errors.RunLockedError`.
     """
     checkpoint = Path(checkpoint)
     log = Path(log) if log is not None else checkpoint.with_suffix(".jsonl")
+    validate_config(config)  # the same schema as load_config (the fields may have been changed since construction)
+    lock = RunLock(checkpoint) if distributed.is_main_process() else None
+    if lock is not None:
+        lock.acquire()  # before anything looks at the checkpoint: a second run refuses here, at once
+        if lock.took_over:
+            print(f"stlearn train: took over the stale lock {lock.path} of pid {lock.took_over.get('pid')} "
+                  f"on {lock.took_over.get('host')} (no longer running)", file=sys.stderr)  # fmt: skip
+    try:
+        return _train(config, checkpoint, log, resume, progress, on_log, pace, extend, inexact)
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _train(
+    config: TrainConfig,
+    checkpoint: Path,
+    log: Path,
+    resume: bool,
+    progress: bool,
+    on_log: Callable[[dict[str, Any]], None] | None,
+    pace: str | Path | None,
+    extend: bool,
+    inexact: bool,
+) -> TrainResult:
     if config.threads:
         torch.set_num_threads(config.threads)
     world = distributed.join(config.device, config.batch_size)
@@ -114,7 +154,10 @@ def train(
     if world.size > 1 and config.capture != "none":
         raise ValueError("TrainConfig: capture = 'cudagraph' is for one process; run torchrun without it")
     torch.manual_seed(config.seed)
-    model = build_model(config.model, **config.model_config).to(device)
+    try:
+        model = build_model(config.model, **config.model_config).to(device)
+    except (ValueError, TypeError) as e:
+        raise ConfigError(f"TrainConfig: model_config does not build a {config.model}: {one_line(e)}") from None
     optimizer = make_optimizer(model, config.lr, captured=config.capture == "cudagraph")
     train_source = make_batch_source(config.dataset, "train", config.data_config, config.input_len + config.pred_len)
     val_source = make_batch_source(config.dataset, "val", config.data_config, config.input_len + config.pred_len)
@@ -127,9 +170,10 @@ def train(
         saved, now = {**defaults, **ck.training.get("config", {})}, config.to_dict()
         differ = sorted(k for k in now.keys() | saved.keys() if k not in RUNTIME_ONLY and saved.get(k) != now.get(k))
         if differ:
-            raise ValueError(
+            raise ConfigError(
                 f"{checkpoint} was trained with another configuration (differs in {differ}); resume needs the same one"
             )
+        check_resume(checkpoint, config, TrainConfig(**saved), ck.training, extend, inexact)
         load_state_dict_checked(model, ck.state_dict)
         if ck.optimizer is not None:
             optimizer.load_state_dict(ck.optimizer["adam"])
@@ -142,7 +186,9 @@ def train(
         history = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
         history = [h for h in history if h["iteration"] <= start]
     elif checkpoint.exists():
-        raise FileExistsError(f"{checkpoint} exists: pass resume=True to continue it, or choose another path")
+        raise RunExistsError(
+            f"{checkpoint} exists: pass resume=True (stlearn train --resume) to continue it, or choose another path"
+        )
     plan = Plan(config.iterations, config.time_budget, planned, spent, peers=pace, name=checkpoint.stem,
                 val_every=config.val_every)  # fmt: skip
     if device.type == "cuda":
@@ -165,6 +211,7 @@ def train(
                     "seconds": round(seconds, 2),
                     "wall_seconds": round(plan.elapsed(), 2),
                     "running_loss": None if running is None else float(running),
+                    "threads_used": torch.get_num_threads(),
                     "device": str(device),
                     "world_size": world.size,
                     "torch": str(torch.__version__),
