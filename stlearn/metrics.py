@@ -43,6 +43,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from .errors import InputError, InputTypeError
 from .reflectivity import pixel_to_dbz
 
 Tensor = torch.Tensor
@@ -112,9 +113,43 @@ def _pair(where: str, pred: object, target: object, double: bool = False) -> tup
         )
     if p.device != t.device:
         raise ValueError(f"{where}: 'pred' is on {p.device} but 'target' is on {t.device}")
+    if p.numel() == 0:
+        raise InputError(
+            f"{where}: empty batch of shape {tuple(p.shape)} (B, T, C, H, W): a mean over no sequences, frames or "
+            "pixels is undefined; pass at least one sequence of one frame"
+        )
+    _check_pixels(where, "target", t, 0.0, 1.0)
+    _check_pixels(where, "pred", p, PRED_RANGE[0], PRED_RANGE[1])
     # sums over thousands of pixels (and tiny squared errors) are exact enough only in float64
     dtype = torch.float64 if double else torch.promote_types(p.dtype, t.dtype)
     return p.to(dtype), t.to(dtype)
+
+
+#: the range a forecast may take. Targets must lie in [0, 1]; a raw (unclamped) forecast may overshoot it
+#: (PSNR and the categorical scores clip it, MSE scores the overshoot), but not by ten whole ranges:
+#: that is a forecast on another scale (0-255)
+PRED_RANGE = (-10.0, 10.0)
+
+
+def _check_pixels(where: str, name: str, x: Tensor, low: float, high: float) -> None:
+    """Finite pixels within [low, high]: one pass of min/max/isfinite at the entry of every metric."""
+    lo, hi = torch.aminmax(x.detach())
+    lo, hi = float(lo), float(hi)
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        bad = int((~torch.isfinite(x)).sum())
+        raise InputError(
+            f"{where}: '{name}' holds {bad} NaN/Inf pixel(s) of {x.numel()}; a score of them would be meaningless "
+            "(a diverged model, or frames read wrongly) — check the model and its inputs"
+        )
+    eps = 1e-6  # float rounding of p = value / 255
+    if lo < low - eps or hi > high + eps:
+        hint = " (0-255 frames? divide by 255)" if hi > high + 1.0 else ""
+        kind = "a target" if name == "target" else "a forecast"
+        raise InputError(
+            f"{where}: '{name}' has pixels in [{lo:.4g}, {hi:.4g}] but {kind} must lie in [{low:g}, {high:g}]"
+            f"{hint}; the metrics expect frames in [0, 1]"
+            + ("; clamp a raw forecast with .clamp(0, 1)" if name == "pred" and not hint else "")
+        )
 
 
 def _reduce(where: str, values: Tensor, reduction: str) -> Tensor:
@@ -129,7 +164,15 @@ def _reduce(where: str, values: Tensor, reduction: str) -> Tensor:
 
 
 def _check_thresholds(where: str, thresholds: Iterable[float]) -> tuple[float, ...]:
-    values = tuple(float(t) for t in thresholds)
+    if isinstance(thresholds, (str, bytes)) or not isinstance(thresholds, Iterable):
+        raise InputTypeError(
+            f"{where}: 'thresholds' must be a sequence of dBZ numbers such as (30.0, 40.0, 50.0), got {thresholds!r}"
+        )
+    items = list(thresholds)
+    numbers = (int, float, np.integer, np.floating)
+    if any(isinstance(t, (str, bytes, bool)) or not isinstance(t, numbers) for t in items):
+        raise InputTypeError(f"{where}: 'thresholds' must hold dBZ numbers such as 30.0, got {items!r}")
+    values = tuple(float(t) for t in items)
     if not values or any(not math.isfinite(t) for t in values):
         raise ValueError(f"{where}: 'thresholds' must be a non-empty sequence of finite dBZ values, got {values!r}")
     return values

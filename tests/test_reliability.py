@@ -531,3 +531,146 @@ def test_load_checkpoint_never_passes_torch_advice_on(tmp_path):
         with pytest.raises(CheckpointError, match=what) as info:
             load_checkpoint(tmp_path / name)
         assert "weights_only" not in str(info.value) and "\n" not in str(info.value)
+
+
+# ---------------------------------------------------------------------------------------------
+# silently wrong inputs: metrics, models, widgets
+# ---------------------------------------------------------------------------------------------
+
+
+def _frames(b=2, t=3, size=8, seed=0):
+    return torch.rand(b, t, 1, size, size, generator=torch.Generator().manual_seed(seed))
+
+
+@pytest.mark.parametrize("fn", ["mse_per_frame", "mae_per_pixel", "psnr", "ssim", "categorical_counts"])
+def test_metrics_refuse_0_255_frames_with_a_hint(fn):
+    from stlearn import metrics as M
+    from stlearn.errors import InputError
+
+    target = _frames(size=12) * 255
+    with pytest.raises(InputError, match=r"'target' has pixels in \[.*\] .* \[0, 1\] \(0-255 frames\? divide by 255\)"):
+        getattr(M, fn)(target, target)
+
+
+def test_metrics_refuse_nan_forecasts_empty_batches_and_string_thresholds():
+    from stlearn import metrics as M
+    from stlearn.errors import InputError, InputTypeError
+
+    target = _frames()
+    pred = target.clone()
+    pred[0, 0, 0, 0, 0] = float("nan")
+    for call in (lambda: M.mse_per_frame(pred, target), lambda: M.categorical_scores(pred, target),
+                 lambda: M.MetricAccumulator(None).update(pred, target)):  # fmt: skip
+        with pytest.raises(InputError, match="'pred' holds 1 NaN/Inf pixel"):
+            call()
+    with pytest.raises(InputError, match="'target' holds 1 NaN/Inf"):
+        M.psnr(target, pred)
+    with pytest.raises(InputError, match="empty batch of shape \\(0, 3, 1, 8, 8\\)"):
+        M.mse_per_frame(target[:0], target[:0])
+    with pytest.raises(InputTypeError, match="'thresholds' must be a sequence of dBZ numbers .* got '30'"):
+        M.MetricAccumulator(thresholds="30")
+    with pytest.raises(InputTypeError, match="must hold dBZ numbers"):
+        M.categorical_counts(target, target, thresholds=(30.0, "40"))
+    with pytest.raises(ValueError, match="no batches yet"):
+        M.MetricAccumulator(None).compute()
+    with pytest.raises(InputError, match=r"a forecast must lie in \[-10, 10\] \(0-255 frames\? divide by 255\)"):
+        M.mse_per_frame(target * 255, target)
+    # a raw forecast overshooting [0, 1] a little is still scored (PSNR clips it, MSE scores the overshoot)
+    assert M.mse_per_frame(target * 1.2 - 0.1, target) > 0
+
+
+@pytest.mark.parametrize("name", ["convlstm", "predrnn", "predrnn_v2", "mim", "trajgru"])
+def test_models_refuse_nan_inputs_bad_masks_and_empty_inputs(name):
+    from stlearn.errors import InputError
+    from stlearn.models import build_model
+
+    model = build_model(name, frame_size=(8, 8), patch_size=2, **({} if name == "trajgru" else
+                                                                     {"hidden_channels": [4, 4]}))  # fmt: skip
+    x = _frames(t=6)
+    for bad in (float("nan"), float("inf")):
+        y = x.clone()
+        y[1, 2, 0, 3, 3] = bad
+        with pytest.raises(InputError, match="'frames' holds 1 NaN/Inf"):
+            model(y, input_len=3)
+        with pytest.raises(InputError, match="'inputs' holds 1 NaN/Inf"):
+            model.predict(y[:, :3], 2)
+    for mask_value in (2.0, -0.5, float("nan")):
+        mask = torch.full((2, 4), mask_value)
+        with pytest.raises(InputError, match=r"'mask' values must lie in \[0, 1\]"):
+            model(x, mask=mask, input_len=3)
+    with pytest.raises(InputError, match="has no frames"):
+        model.predict(x[:, :0], 3)
+    with pytest.raises(InputError, match="has no sequences"):
+        model.predict(x[:0, :3], 3)
+    assert model.predict(x[:, :3], 2).shape == (2, 2, 1, 8, 8)
+
+
+def test_widgets_range_check_sequences_and_name_the_models_they_support():
+    from stlearn.errors import InputError, InputTypeError
+    from stlearn.models import build_model
+    from stlearn.widgets import CellExplorer, GateExplorer
+
+    frames = (torch.rand(3, 6, 1, 8, 8) * 255).to(torch.uint8)
+    conv = build_model("convlstm", hidden_channels=[4], frame_size=(8, 8), patch_size=2)
+    for bad in ([5], [-1], [0, 3], [], ["0"], [True]):
+        with pytest.raises(InputError, match="sequence|at least one"):
+            GateExplorer(conv, frames, sequences=bad, input_len=3)
+    ex = GateExplorer(conv, frames, sequences=(0, 2), input_len=3)
+    with pytest.raises(InputError, match=r"sequence 7 does not exist; there are 3 \(0 … 2\)"):
+        ex.trace_of(7)
+    traj = build_model("trajgru", frame_size=(8, 8), patch_size=2)
+    mim = build_model("mim", hidden_channels=[4, 4], frame_size=(8, 8), patch_size=2)
+    t0 = time.perf_counter()
+    with pytest.raises(InputTypeError, match="GateExplorer supports the ConvLSTM, PredRNN and PredRNN-V2.*trajgru"):
+        GateExplorer(traj, frames, input_len=3)
+    with pytest.raises(InputTypeError, match="CellExplorer supports the ConvLSTM, PredRNN and PredRNN-V2.*mim"):
+        CellExplorer(mim, frames[0], input_len=3)
+    assert time.perf_counter() - t0 < 0.1  # answered before any model pass
+
+
+def test_zigzag_flow_range_checks_sequences():
+    from stlearn.errors import InputError
+    from stlearn.models import build_model
+    from stlearn.widgets import ZigzagFlow
+
+    model = build_model("predrnn", hidden_channels=[4, 4], frame_size=(8, 8), patch_size=2)
+    with pytest.raises(InputError, match="sequence 9 does not exist"):
+        ZigzagFlow(model, torch.rand(2, 6, 1, 8, 8), sequences=(9,), input_len=3)
+
+
+# ---------------------------------------------------------------------------------------------
+# under load (issue 21): 4 training runs and 2 evaluations at once — only with STLEARN_LOAD_TEST=1
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.skipif(os.environ.get("STLEARN_LOAD_TEST") != "1", reason="load test: set STLEARN_LOAD_TEST=1 (minutes)")
+def test_under_load_distinct_outputs_match_alone_and_one_output_admits_one(tmp_path):
+    cfg = tmp_path / "load.toml"
+    cfg.write_text(TINY_TOML + "iterations = 40\nval_every = 20\n")
+    # alone
+    alone = _cli("train", str(cfg), "--out", str(tmp_path / "alone.pt"), "--no-progress")
+    assert alone.wait(timeout=600) == 0
+    ev_alone = tmp_path / "ev_alone.json"
+    proc = _cli("evaluate", str(tmp_path / "alone.pt"), "--split", "val", "--sequences", "8", "--out", str(ev_alone))
+    assert proc.wait(timeout=600) == 0
+    # at once, distinct outputs: 4 runs and 2 evaluations
+    runs = [_cli("train", str(cfg), "--out", str(tmp_path / f"r{i}.pt"), "--no-progress") for i in range(4)]
+    evals = [_cli("evaluate", str(tmp_path / "alone.pt"), "--split", "val", "--sequences", "8",
+                  "--out", str(tmp_path / f"ev{i}.json")) for i in range(2)]  # fmt: skip
+    for p in runs + evals:
+        assert p.wait(timeout=900) == 0, p.communicate()
+    reference = load_checkpoint(tmp_path / "alone.pt").state_dict
+    for i in range(4):
+        state = load_checkpoint(tmp_path / f"r{i}.pt").state_dict
+        for k, v in reference.items():
+            torch.testing.assert_close(state[k], v, rtol=0, atol=0)
+    for i in range(2):
+        assert json.loads((tmp_path / f"ev{i}.json").read_text())["means"] == json.loads(ev_alone.read_text())["means"]
+    # at once, one output: all but one refuse at once with one line, exit 2
+    same = [_cli("train", str(cfg), "--out", str(tmp_path / "same.pt"), "--no-progress") for _ in range(4)]
+    results = [(p.wait(timeout=900), p.communicate()[1]) for p in same]
+    assert sorted(rc for rc, _ in results) == [0, 2, 2, 2], results
+    for rc, err in results:
+        if rc == 2:
+            _one_line_error(err, "same.pt")
+            assert "being written by another training run" in err or "exists" in err

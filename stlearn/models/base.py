@@ -41,9 +41,25 @@ from .._checks import (
     check_positive_int,
     check_sequence,
 )
+from ..errors import InputError
 from .patching import patch_frames, unpatch_frames
 
 Tensor = torch.Tensor
+
+
+def _values_checked(t: Tensor, training: bool) -> bool:
+    """Whether to look at a tensor's values (NaN/Inf, mask range) at a model's entry.
+
+    Always on the CPU (the lessons, the widgets, CPU training: one pass, microseconds to a millisecond).
+    Not while a CUDA graph is captured or ``torch.compile`` traces (reading a value there is not allowed
+    or breaks the graph), nor for a CUDA tensor in training mode (it would synchronise every step; the
+    training pool's frames are uint8 / 255, finite by construction).
+    """
+    if torch.compiler.is_compiling():
+        return False
+    if t.is_cuda:
+        return not torch.cuda.is_current_stream_capturing() and not training
+    return True
 
 __all__ = ["ModelOutput", "ModelTrace", "RolloutModel", "SpatioTemporalModel", "TraceSpec"]
 
@@ -235,7 +251,7 @@ class SpatioTemporalModel(nn.Module):
 
     # -- checks ------------------------------------------------------------------------------
 
-    def _check_frames(self, where: str, name: str, frames: object) -> Tensor:
+    def _check_frames(self, where: str, name: str, frames: object, training: bool = False) -> Tensor:
         check_sequence(where, name, frames, self.in_channels)
         assert isinstance(frames, Tensor)
         size = (frames.shape[3], frames.shape[4])
@@ -246,6 +262,18 @@ class SpatioTemporalModel(nn.Module):
             )
         check_divisible(where, name, size, self.patch_size, "patch_size")
         self._check_frame_size(where, name, size)
+        if frames.shape[0] == 0 or frames.shape[1] == 0:
+            raise InputError(
+                f"{where}: argument '{name}' {tuple(frames.shape)} has no "
+                f"{'sequences' if frames.shape[0] == 0 else 'frames'}; pass at least one sequence (B ≥ 1) of at "
+                "least one frame (T ≥ 1)"
+            )
+        if _values_checked(frames, training) and not bool(torch.isfinite(frames).all()):
+            bad = int((~torch.isfinite(frames)).sum())
+            raise InputError(
+                f"{where}: argument '{name}' holds {bad} NaN/Inf value(s) of {frames.numel()}; frames must be finite "
+                "pixels in [0, 1] (check how they were loaded or computed)"
+            )
         weight = next(self.parameters())
         if frames.dtype != weight.dtype or frames.device != weight.device:
             raise TypeError(
@@ -280,7 +308,8 @@ class SpatioTemporalModel(nn.Module):
             :class:`ModelOutput`.
         """
         where = f"{type(self).__name__}.forward"
-        self._check_frames(where, "frames", frames)
+        training = self.training and torch.is_grad_enabled()
+        self._check_frames(where, "frames", frames, training)
         batch, total_len = frames.shape[:2]
         if isinstance(input_len, bool) or not isinstance(input_len, int) or not 1 <= input_len < total_len:
             raise ValueError(
@@ -289,6 +318,13 @@ class SpatioTemporalModel(nn.Module):
             )
         if mask is not None:
             mask = check_mask(where, "mask", mask, (batch, total_len - 2), frames)
+            if _values_checked(mask, training) and mask.numel():
+                lo, hi = torch.aminmax(mask)
+                if not (0.0 <= float(lo) and float(hi) <= 1.0):  # NaN fails too
+                    raise InputError(
+                        f"{where}: 'mask' values must lie in [0, 1] (1 = feed the true frame, 0 = the model's own "
+                        f"prediction), got values in [{float(lo):.4g}, {float(hi):.4g}]"
+                    )
         if trace is True:
             trace = TraceSpec()
         elif trace is False or trace is None:

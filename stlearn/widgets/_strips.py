@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..errors import InputError, InputTypeError
 from ..viz.frames import radar_colormap
 from ._canvas import FigureImage
 from ._labels import BitmapLabel
@@ -38,11 +39,31 @@ def check_sequences(where: str, source: Any, sequences: Sequence[int]) -> list[i
     """The sequence indices, each checked against the number of sequences."""
     seqs = list(sequences)
     if not seqs:
-        raise ValueError(f"{where}: 'sequences' must list at least one sequence index")
+        raise InputError(f"{where}: 'sequences' must list at least one sequence index")
     for k in seqs:
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 0 <= k < len(source):
-            raise ValueError(f"{where}: sequence {k!r} does not exist; there are {len(source)} (0 … {len(source) - 1})")
+            raise InputError(f"{where}: sequence {k!r} does not exist; there are {len(source)} (0 … {len(source) - 1})")
     return [int(k) for k in seqs]
+
+
+#: the models whose gates GateExplorer and CellExplorer draw: ConvLSTM gates, or ST-LSTM gates (PredRNN, V2)
+GATE_MODELS = ("convlstm", "predrnn", "predrnn_v2")
+
+
+def check_gate_model(where: str, model: Any) -> None:
+    """``model`` must be a ConvLSTM, PredRNN or PredRNN-V2: the models with ConvLSTM / ST-LSTM gates to draw."""
+    from ..models import ConvLSTM, PredRNN
+
+    if not isinstance(model, (ConvLSTM, PredRNN)):
+        name = getattr(model, "name", "") or type(model).__name__
+        other = {
+            "trajgru": "TrajGRU's gates are GRU gates over warped trajectories",
+            "mim": "MIM's blocks have their own memories (not the ConvLSTM / ST-LSTM gates drawn here)",
+        }.get(name, "it has no ConvLSTM or ST-LSTM gates")
+        raise InputTypeError(
+            f"{where} supports the ConvLSTM, PredRNN and PredRNN-V2 models (build_model of {list(GATE_MODELS)}, or "
+            f"load_pretrained(..., 'predrnn')); got {name}: {other}"
+        )
 
 
 def one_sequence(source: Any, index: int) -> torch.Tensor:

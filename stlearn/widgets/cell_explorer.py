@@ -17,6 +17,7 @@ from ..probe import layer_terms, trace_sequence
 from ..viz.diagram import CELL_PARTS, ST_CELL_PARTS, draw_convlstm_cell, draw_stlstm_cell, focus_cell
 from ..viz.heatmaps import GATE_STYLE, gate_limits
 from ._canvas import FigureImage
+from ._strips import check_gate_model
 from .gate_explorer import labels_for
 
 __all__ = ["CellExplorer"]
@@ -71,6 +72,7 @@ class CellExplorer:
     """
 
     def __init__(self, model: torch.nn.Module, frames: Any, input_len: int = 10) -> None:
+        check_gate_model("CellExplorer", model)
         self.model = model
         self.trace = trace_sequence(model, frames, input_len)
         self._terms: dict[int, dict[str, np.ndarray]] = {}

@@ -13,7 +13,7 @@ from matplotlib.patches import Rectangle
 
 from ..probe import SequenceTrace, trace_sequence
 from ..viz.heatmaps import GATE_STYLE, gate_limits
-from ._strips import BlitImage, sequence_source
+from ._strips import BlitImage, check_gate_model, check_sequences, sequence_source
 
 __all__ = ["GateExplorer"]
 
@@ -84,13 +84,14 @@ class GateExplorer:
 
     def __init__(self, model: torch.nn.Module, frames: Any, sequences: Sequence[int] = (0, 1, 2, 3),
                  input_len: int = 10) -> None:  # fmt: skip
+        check_gate_model("GateExplorer", model)
         self.model = model
         self.frames = sequence_source("GateExplorer", frames)
         self.input_len = input_len
         self.patch = int(getattr(model, "patch_size", 1))
         self._cache: dict[int, SequenceTrace] = {}
         self.runs = 0  # model passes so far (one per sequence)
-        seqs = list(sequences)
+        seqs = check_sequences("GateExplorer", self.frames, sequences)
         tr = self.trace_of(seqs[0])
         #: record field → dropdown label (ConvLSTM or ST-LSTM set)
         self.labels = labels_for(tr.records[0])
@@ -139,6 +140,7 @@ class GateExplorer:
     def trace_of(self, index: int) -> SequenceTrace:
         """The traced pass over sequence ``index`` (computed on first use, then cached)."""
         if index not in self._cache:
+            check_sequences("GateExplorer.trace_of", self.frames, [index])
             if len(self._cache) >= 8:
                 self._cache.pop(next(iter(self._cache)))
             self._cache[index] = trace_sequence(self.model, self.frames[index], self.input_len)

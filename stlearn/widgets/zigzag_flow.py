@@ -13,7 +13,7 @@ import torch
 
 from ..viz.zigzag import MemoryFlow, ZigzagDiagram, _check_predrnn, memory_flow, memory_path
 from ._canvas import FigureImage
-from ._strips import sequence_source
+from ._strips import check_sequences, sequence_source
 
 __all__ = ["ZigzagFlow"]
 
@@ -58,9 +58,7 @@ class ZigzagFlow:
         _check_predrnn("ZigzagFlow", model)
         self.model = model
         self.frames = sequence_source("ZigzagFlow", frames)
-        seqs = list(sequences)
-        if not seqs:
-            raise ValueError("ZigzagFlow: 'sequences' must name at least one sequence index, got none")
+        seqs = check_sequences("ZigzagFlow", self.frames, sequences)
         self.input_len = input_len
         self._cut: torch.nn.Module | None = None
         self._cache: dict[tuple[int, str], MemoryFlow] = {}
@@ -121,6 +119,7 @@ class ZigzagFlow:
             raise ValueError(f"ZigzagFlow: wiring must be one of {tuple(WIRING_LABELS.values())}, got {wiring!r}")
         key = (index, wiring)
         if key not in self._cache:
+            check_sequences("ZigzagFlow.flow_of", self.frames, [index])
             if len(self._cache) >= 8:
                 self._cache.pop(next(iter(self._cache)))
             self._cache[key] = memory_flow(self.model_for(wiring), self.frames[index], self.input_len)
