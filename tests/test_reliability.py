@@ -674,3 +674,8 @@ def test_under_load_distinct_outputs_match_alone_and_one_output_admits_one(tmp_p
         if rc == 2:
             _one_line_error(err, "same.pt")
             assert "being written by another training run" in err or "exists" in err
+
+
+def test_evaluate_says_which_checkpoints_it_scores(capsys):
+    assert main(["evaluate", "data/checkpoints/traffic/convlstm.pt", "--sequences", "2"]) == 2
+    _one_line_error(capsys.readouterr().err, "stlearn evaluate scores moving_digits and radar checkpoints")

@@ -7,6 +7,7 @@
 * :mod:`~stlearn.training.step` — one training step, eager, compiled or captured as a CUDA graph
 * :mod:`~stlearn.training.plan` — how long a run is: fixed, or fitted to a time budget
 * :mod:`~stlearn.training.distributed` — data-parallel runs under ``torchrun``
+* :mod:`~stlearn.training.lock` — one run per checkpoint: the lock file beside it
 * :mod:`~stlearn.training.loop` — :func:`train`, the loop behind ``stlearn train``
 * :mod:`~stlearn.training.report` — ``stlearn runs``: iterations, speed, time spent training
 * :mod:`~stlearn.training.evaluate` — ``stlearn evaluate`` on the test splits

@@ -16,7 +16,7 @@ import torch
 
 from ..metrics import DEFAULT_THRESHOLDS, MetricAccumulator, format_table
 from .batches import BatchSource
-from .checkpoints import load_checkpoint
+from .checkpoints import CheckpointError, load_checkpoint
 from .pretrained import model_from_checkpoint
 
 DIGIT_COLUMNS = ("mse_frame", "mae_frame", "ssim", "psnr")
@@ -88,7 +88,12 @@ def evaluate_checkpoint(
     """Evaluate a checkpoint on a split of the data set it was trained on (lesson 4)."""
     ck = load_checkpoint(path)
     model = model_from_checkpoint(ck, str(path))
-    dataset = ck.data["name"]
+    dataset = ck.data.get("name")
+    if dataset not in ("moving_digits", "radar"):
+        raise CheckpointError(
+            f"{path} records data set {dataset!r}; stlearn evaluate scores moving_digits and radar checkpoints "
+            "(the traffic example is scored by stlearn.traffic)"
+        )
     cfg = ck.training.get("config", {})
     input_len, pred_len = cfg.get("input_len", 10), cfg.get("pred_len", 10)
     batches = test_sequences(dataset, ck.data.get("config", {}), split, count, batch_size)
