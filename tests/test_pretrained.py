@@ -120,7 +120,7 @@ def test_predrnn_is_measurably_ahead_of_convlstm_on_both_data_sets():
 
 
 def test_whole_test_split_is_served_in_batches():
-    """evaluate's whole-split path (export-pretrained, `stlearn evaluate` without --sequences) reads the stored split."""
+    """evaluate's whole-split path (export-pretrained; `stlearn evaluate` without --sequences): the stored split."""
     from stlearn.data.datasets import load_moving_digits_test, to_tensor
     from stlearn.training.evaluate import test_sequences
 
