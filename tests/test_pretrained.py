@@ -130,3 +130,17 @@ def test_whole_test_split_is_served_in_batches():
     assert first.shape == (16, 20, 1, 64, 64)
     torch.testing.assert_close(first, to_tensor(stored[:16]), rtol=0, atol=0)
     assert 1 + sum(1 for _ in batches) == -(-len(stored) // 16)
+
+
+@pytest.mark.parametrize("model", ["convlstm", "predrnn"])
+def test_the_campaign_models_ship_their_whole_training_state(model):
+    """data/checkpoints/state holds the run behind the shipped model: same weights, Adam's moments, the iteration."""
+    from stlearn.training.checkpoints import load_checkpoint
+    from stlearn.training.export import state_path
+
+    state = load_checkpoint(state_path("moving_digits", model), expect_model=model)
+    shipped = pretrained_info("moving_digits", model)
+    assert state.optimizer is not None and state.optimizer["adam"]["state"], "no optimizer state to continue from"
+    assert state.training["iterations_done"] == shipped.training["iterations_done"]
+    for k, v in shipped.state_dict.items():
+        assert torch.equal(state.state_dict[k], v), k
