@@ -53,9 +53,10 @@ def _values_checked(t: Tensor, training: bool) -> bool:
     Always on the CPU (the lessons, the widgets, CPU training: one pass, microseconds to a millisecond).
     Not while a CUDA graph is captured or ``torch.compile`` traces (reading a value there is not allowed
     or breaks the graph), nor for a CUDA tensor in training mode (it would synchronise every step; the
-    training pool's frames are uint8 / 255, finite by construction).
+    training pool's frames are uint8 / 255, finite by construction), nor for a meta tensor (lesson 9
+    counts FLOPs on shapes alone: there are no values to read).
     """
-    if torch.compiler.is_compiling():
+    if torch.compiler.is_compiling() or t.is_meta:
         return False
     if t.is_cuda:
         return not torch.cuda.is_current_stream_capturing() and not training
