@@ -11,7 +11,9 @@ its deadline. ``N`` never exceeds ``iterations``.
 Runs that share a machine can also share a length: with ``peers`` (a folder), each run writes the
 length it fits into ``<peers>/<name>.plan`` and plans the shortest of them all, so the models of one
 data set train for the same number of iterations — as many as the slowest of them fits in the window —
-and a faster model that finishes early leaves its share of the GPU to the others.
+and a faster model that finishes early leaves its share of the GPU to the others. A shared length only
+ever shrinks (a peer that finished at a length cannot grow it again), so speeds that rise later leave
+time unused rather than lengths unequal.
 
 Lesson 4 explains the schedules; the time budget is what lets ten runs share a short GPU window.
 """
@@ -94,7 +96,10 @@ class Plan:
         rate = (done - k0) / dt
         left = max(0.0, self.remaining() - self.val_cost) * FILL
         fit = min(self.max_iterations, done + math.floor(left / (1.0 / rate + self.val_cost / self.val_every)))
-        self.iterations = max(done + 1, self._shortest_of_peers(fit))
+        shared = self._shortest_of_peers(fit)
+        if self.peers is not None:  # a shared length never grows back: finished peers stay at it
+            shared = min(shared, self.iterations)
+        self.iterations = max(done + 1, shared)
         return self.iterations
 
     def _shortest_of_peers(self, fit: int) -> int:
