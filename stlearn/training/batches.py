@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from ..data.datasets import to_tensor
+from .checkpoints import file_sha256
 
 Generator = Callable[..., np.ndarray]
 
@@ -151,14 +152,6 @@ def checksum_path(pool: Path) -> Path:
     return pool.with_name(pool.name + ".sha256")
 
 
-def _file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 22), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _load_checked(path: Path, pool_size: int) -> np.ndarray | None:
     """A cached pool, verified against the sha256 beside it; ``None`` (with a warning) when it must be remade.
 
@@ -173,7 +166,7 @@ def _load_checked(path: Path, pool_size: int) -> np.ndarray | None:
     problem = None
     if expected is None:
         problem = f"has no checksum file {side.name}"
-    elif _file_sha256(path) != expected:
+    elif file_sha256(path) != expected:
         problem = f"does not match the sha256 in {side.name} (damaged or edited)"
     else:
         try:
@@ -195,7 +188,7 @@ def _save_atomically(path: Path, array: np.ndarray) -> None:
     np.save(tmp, array)
     side = checksum_path(path)
     side_tmp = side.with_name(f"{side.name}.{os.getpid()}.tmp")
-    side_tmp.write_text(_file_sha256(tmp) + "\n")
+    side_tmp.write_text(file_sha256(tmp) + "\n")
     os.replace(tmp, path)
     os.replace(side_tmp, side)
 
