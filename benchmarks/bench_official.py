@@ -347,7 +347,8 @@ def markdown(result: dict) -> list[str]:
     if result.get("compile_seconds") is not None:
         lines += ["", f"`{COMPILED}`: `compile = true`; its one-off compilation took {result['compile_seconds']:.0f} s "
                   "(the first step, not in the rows), which a run of N iterations repays after about "
-                  "compilation / (bf16 − compiled) iterations."]  # fmt: skip
+                  "compilation / (bf16 − compiled) iterations. The compilation is minutes with a cold "
+                  "TorchInductor cache and seconds when the cache already holds this graph."]  # fmt: skip
     return lines
 
 
