@@ -306,6 +306,14 @@ def schedule_constants(config: TrainConfig, iterations: int | None = None) -> di
     return out
 
 
+def differing_keys(saved: dict[str, Any], config: TrainConfig, ignore: frozenset[str] = RUNTIME_ONLY) -> list[str]:
+    """The configuration keys (outside ``ignore``) in which a checkpoint's recorded ``saved`` config differs
+    from ``config``; a key the saved run predates counts as its default value. Lesson 4 (resuming a run)."""
+    full = {**TrainConfig(model=config.model, dataset=config.dataset).to_dict(), **saved}
+    now = config.to_dict()
+    return sorted(k for k in now.keys() | full.keys() if k not in ignore and full.get(k) != now.get(k))
+
+
 def lr_factor(config: TrainConfig, iteration: int, iterations: int | None = None) -> float:
     """The learning rate at ``iteration`` over ``config.lr``: linear from 1 to ``lr_final_fraction`` over the run.
 

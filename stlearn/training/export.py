@@ -23,6 +23,7 @@ from ..paths import data_dir
 from .checkpoints import file_sha256, load_checkpoint
 from .evaluate import evaluate_checkpoint, table
 from .pretrained import DATASETS, export
+from .report import finished
 
 CHECK_SEQUENCES = 32
 
@@ -154,12 +155,6 @@ def results_markdown() -> str:
     return "\n".join(out) + "\n"
 
 
-def finished(run: Path) -> bool:
-    """Whether a training run has ended: its planned length done, or (a time-budgeted run) its deadline reached."""
-    t = load_checkpoint(run).training
-    return bool(t.get("finished")) or t["iterations_done"] >= t.get("iterations_planned", t["config"]["iterations"])
-
-
 def export_all(runs: Path = Path("runs"), only: list[str] | None = None, skip_exported: bool = False,
                with_state: bool = False) -> list[dict]:  # fmt: skip
     """Export finished runs under ``runs/`` (``only``: names like ``radar/predrnn``) and rewrite RESULTS.md.
@@ -175,7 +170,7 @@ def export_all(runs: Path = Path("runs"), only: list[str] | None = None, skip_ex
             metrics = data_dir() / "checkpoints" / dataset / f"{run.stem}.metrics.json"
             if skip_exported and metrics.exists() and metrics.stat().st_mtime > run.stat().st_mtime:
                 continue
-            if not finished(run):
+            if not finished(load_checkpoint(run).training):
                 print(f"skipping {run}: training not finished", flush=True)
                 continue
             print(f"evaluating {run} ...", flush=True)

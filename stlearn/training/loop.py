@@ -38,7 +38,7 @@ from ..models import build_model
 from . import distributed
 from .batches import BatchSource, make_batch_source
 from .checkpoints import Checkpoint, load_checkpoint, load_state_dict_checked, save_checkpoint
-from .config import RUNTIME_ONLY, TrainConfig, check_resume, lr_factor, sampling_mask
+from .config import TrainConfig, check_resume, differing_keys, lr_factor, sampling_mask
 from .config import validate as validate_config
 from .lock import RunLock
 from .plan import CALIBRATE_AT, Plan
@@ -165,10 +165,8 @@ def _train(
     start, history, seconds, spent, planned, running = 0, [], 0.0, 0.0, None, None
     if resume:
         ck = load_checkpoint(checkpoint, expect_model=config.model)
-        # a key the saved run predates counts as its default value
-        defaults = TrainConfig(model=config.model, dataset=config.dataset).to_dict()
-        saved, now = {**defaults, **ck.training.get("config", {})}, config.to_dict()
-        differ = sorted(k for k in now.keys() | saved.keys() if k not in RUNTIME_ONLY and saved.get(k) != now.get(k))
+        saved = {**TrainConfig(model=config.model, dataset=config.dataset).to_dict(), **ck.training.get("config", {})}
+        differ = differing_keys(saved, config)
         if differ:
             raise ConfigError(
                 f"{checkpoint} was trained with another configuration (differs in {differ}); resume needs the same one"

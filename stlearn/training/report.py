@@ -15,6 +15,12 @@ from typing import Any
 from .checkpoints import load_checkpoint
 
 
+def finished(training: dict[str, Any]) -> bool:
+    """Whether a run (its checkpoint's ``training`` record) has ended: its planned length done, or its deadline."""
+    planned = training.get("iterations_planned", training["config"]["iterations"])
+    return bool(training.get("finished")) or training["iterations_done"] >= planned
+
+
 def run_rows(root: str | Path) -> list[dict[str, Any]]:
     """One row per checkpoint ``<root>/<data set>/<model>.pt`` (or ``<root>/<model>.pt``)."""
     root = Path(root)
@@ -30,7 +36,7 @@ def run_rows(root: str | Path) -> list[dict[str, Any]]:
             "dataset": ck.data.get("name"),
             "iterations_done": done,
             "iterations_planned": t.get("iterations_planned", t["config"]["iterations"]),
-            "finished": bool(t.get("finished", done >= t["config"]["iterations"])),
+            "finished": finished(t),
             "batch_size": t["config"]["batch_size"],
             "iterations_per_s": done / seconds if seconds else None,
             "training_seconds": seconds,
