@@ -177,7 +177,7 @@ def _table8(args: argparse.Namespace) -> int:
 
 
 COMMANDS["table8"] = (
-    "reproduce the seed's Table 8 on the radar test split, with persistence and optical flow (lesson 8)",
+    "reproduce the seed's Table 8 on the radar test split, with persistence and optical flow (lesson 9)",
     _table8_args,
     _table8,
 )

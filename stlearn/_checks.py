@@ -135,7 +135,7 @@ def check_frame_size(where: str, value: object) -> tuple[int, int]:
 
 
 # ---------------------------------------------------------------------------------------------
-# Sequences of frames (the models, lessons 4 and 6-9)
+# Sequences of frames (the models, lessons 4 and 6-10)
 # ---------------------------------------------------------------------------------------------
 
 

@@ -23,7 +23,7 @@ TrajGRU's bilinear warping (``grid_sample``) are not counted: for these models t
 operations per state value, against 2·k²·C_in per output value for a convolution (≥ 576 at
 lesson size), so the count is the models' cost to within a few per cent.
 
-Taught in lesson 9 (comparing the models: complexity); the GPU benchmarks reuse
+Taught in lesson 10 (comparing the models: complexity); the GPU benchmarks reuse
 :func:`rollout_flops`.
 """
 
@@ -58,7 +58,7 @@ def count_parameters(model: nn.Module, trainable_only: bool = True) -> int:
     Works on models built on the ``meta`` device (no memory), e.g. the paper's PredRNN
     (4 × 128 channels, kernel 5, patch 4): 23 838 720.
 
-    Taught in lesson 9 (comparing the models: complexity).
+    Taught in lesson 10 (comparing the models: complexity).
     """
     _check_model("count_parameters", model)
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
@@ -70,7 +70,7 @@ def conv_flops(in_channels: int, out_channels: int, kernel_size: int, height: in
     ``height``, ``width`` are the input's; with 'same' padding the output is (⌈H/s⌉, ⌈W/s⌉).
     Used to check :func:`rollout_flops` against paper and pencil.
 
-    Taught in lesson 9 (comparing the models: complexity).
+    Taught in lesson 10 (comparing the models: complexity).
     """
     where = "conv_flops"
     values = [check_int(where, n, v) for n, v in (("in_channels", in_channels), ("out_channels", out_channels),
@@ -85,7 +85,7 @@ def measure_flops(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> int:
 
     Example: ``measure_flops(cell, x, state)`` for one ConvLSTM cell step.
 
-    Taught in lesson 9 (comparing the models: complexity).
+    Taught in lesson 10 (comparing the models: complexity).
     """
     if not callable(fn):
         raise TypeError(f"measure_flops: 'fn' must be callable (a module or function), got {type(fn).__name__}")
@@ -160,7 +160,7 @@ def rollout_flops(model: nn.Module, batch: int = 1, seq_len: int = 20, input_len
     * ``"by_operator"`` — FLOPs per aten operator (``"convolution"`` …);
     * ``"parameters"``, ``"batch"``, ``"seq_len"``, ``"input_len"``, ``"frame_size"``.
 
-    Taught in lesson 9 (comparing the models: complexity); ``benchmarks`` reuse it on the GPU.
+    Taught in lesson 10 (comparing the models: complexity); ``benchmarks`` reuse it on the GPU.
     """
     where = "rollout_flops"
     _check_model(where, model)
@@ -256,7 +256,7 @@ def time_rollout(
     "train_step_all_s": [...], "batch", "seq_len", "input_len", "repeats", "device", "threads"}``.
     Timings depend on the machine and on what else runs on it: print them, never assert on them.
 
-    Taught in lesson 9 (comparing the models: speed measured live).
+    Taught in lesson 10 (comparing the models: speed measured live).
     """
     where = "time_rollout"
     _check_model(where, model)

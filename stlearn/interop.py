@@ -15,7 +15,7 @@ Files are read with ``torch.load(weights_only=True)`` (no code runs). Every key 
 must match a parameter of the model, with the same shape, and the other way round; a mismatch
 raises :class:`CheckpointMismatchError` naming the key and both shapes.
 
-Taught in lesson 8 (nowcasting with pretrained models) and lesson 9 (comparing models).
+Taught in lesson 9 (nowcasting with pretrained models) and lesson 10 (comparing models).
 """
 
 from __future__ import annotations
@@ -37,13 +37,13 @@ __all__ = ["CheckpointMismatchError", "load_official", "load_openstl_convlstm", 
 
 
 class CheckpointMismatchError(CheckpointError):
-    """A checkpoint's keys or shapes do not fit the model it is loaded into (lesson 8, pretrained models)."""
+    """A checkpoint's keys or shapes do not fit the model it is loaded into (lesson 9, pretrained models)."""
 
 
 def read_state_dict(source: str | os.PathLike | Mapping[str, Any]) -> dict[str, Tensor]:
     """A state dict from a file or a mapping, unwrapping the official ``{"net_param": ...}``.
 
-    Taught in lesson 8 (loading a pretrained checkpoint).
+    Taught in lesson 9 (loading a pretrained checkpoint).
     """
     if isinstance(source, (str, os.PathLike)):
         obj = _load_file(source)
@@ -115,7 +115,7 @@ def load_predrnn(model: PredRNN, source: str | os.PathLike | Mapping[str, Any]) 
     patch size, frame size (with layer norm), ``layer_norm``; a V2 checkpoint (with
     ``adapter.weight``) needs ``build_model("predrnn_v2", ...)``.
 
-    Taught in lesson 8 (pretrained PredRNN on the nowcasting task).
+    Taught in lesson 9 (pretrained PredRNN on the nowcasting task).
     """
     where = "load_predrnn"
     if not isinstance(model, PredRNN):
@@ -139,7 +139,7 @@ def load_openstl_convlstm(model: ConvLSTM, source: str | os.PathLike | Mapping[s
     checkpoint's hidden channels, kernel size, patch size and layer norm. The cells' unused
     ``conv_o`` and ``conv_last`` weights are skipped.
 
-    Taught in lesson 8 (a pretrained ConvLSTM baseline).
+    Taught in lesson 9 (a pretrained ConvLSTM baseline).
     """
     where = "load_openstl_convlstm"
     if not isinstance(model, ConvLSTM):
@@ -158,7 +158,7 @@ def load_openstl_convlstm(model: ConvLSTM, source: str | os.PathLike | Mapping[s
 def load_official(model: SpatioTemporalModel, source: str | os.PathLike | Mapping[str, Any]) -> SpatioTemporalModel:
     """Load the official checkpoint format of ``model``'s family: :func:`load_predrnn` or :func:`load_openstl_convlstm`.
 
-    Taught in lesson 8 (pretrained models).
+    Taught in lesson 9 (pretrained models).
     """
     if isinstance(model, PredRNN):
         return load_predrnn(model, source)

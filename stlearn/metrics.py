@@ -1,4 +1,4 @@
-r"""Forecast metrics as the literature reports them: MSE, MAE, SSIM, PSNR (lesson 4) and CSI, POD, FAR (lesson 8).
+r"""Forecast metrics as the literature reports them: MSE, MAE, SSIM, PSNR (lesson 4) and CSI, POD, FAR (lesson 9).
 
 All functions take a prediction and a target of shape (B, T, C, H, W) (torch tensors or numpy
 arrays) with pixel values in [0, 1], and work per frame: ``reduction="none"`` gives one number
@@ -301,7 +301,7 @@ def ssim(
 
 
 # ---------------------------------------------------------------------------------------------
-# CSI, POD, FAR — lesson 8
+# CSI, POD, FAR — lesson 9
 # ---------------------------------------------------------------------------------------------
 
 
@@ -313,7 +313,7 @@ def categorical_counts(pred: Tensor, target: Tensor, thresholds: Iterable[float]
     TN = neither.  Each is counted over the C·H·W pixels of a frame.  Sum them over sequences (and
     batches) before taking ratios with :func:`scores_from_counts`.
 
-    Lesson 8 ("Precipitation nowcasting and Table 8") builds the contingency table with it.
+    Lesson 9 ("Precipitation nowcasting and Table 8") builds the contingency table with it.
     """
     where = "categorical_counts"
     p, t = _pair(where, pred, target)
@@ -355,7 +355,7 @@ def scores_from_counts(counts: Tensor | np.ndarray) -> dict[str, np.ndarray]:
               \mathrm{FAR} = \frac{FP}{TP + FP}
 
     A ratio with a zero denominator is NaN (no event observed or forecast).  Returns float64 numpy
-    arrays of shape ``counts.shape[:-1]``.  Lesson 8 ("Precipitation nowcasting and Table 8").
+    arrays of shape ``counts.shape[:-1]``.  Lesson 9 ("Precipitation nowcasting and Table 8").
     """
     c = counts.detach().cpu().numpy() if isinstance(counts, torch.Tensor) else np.asarray(counts)
     if c.shape[-1:] != (4,):
@@ -378,7 +378,7 @@ def categorical_scores(
 
     Counts are summed over the sequences of the batch for each lead time, then turned into
     ratios (:func:`scores_from_counts`); ``"csi_mean"`` etc. average the lead times, skipping
-    NaN.  For a whole test split use :class:`MetricAccumulator`.  Lesson 8.
+    NaN.  For a whole test split use :class:`MetricAccumulator`.  Lesson 9.
     """
     counts = categorical_counts(pred, target, thresholds).sum(dim=0)
     per_lead = scores_from_counts(counts)
@@ -397,7 +397,7 @@ def persistence_forecast(inputs: Tensor, output_frames: int) -> Tensor:
     """The persistence forecast: the last input frame repeated ``output_frames`` times.
 
     ``inputs`` (B, T_in, C, H, W) → (B, output_frames, C, H, W).  The baseline every nowcasting
-    model must beat; lesson 8 ("Precipitation nowcasting and Table 8") scores it first.
+    model must beat; lesson 9 ("Precipitation nowcasting and Table 8") scores it first.
     """
     x = _as_tensor("persistence_forecast", "inputs", inputs)
     if isinstance(output_frames, bool) or not isinstance(output_frames, int) or output_frames < 1:
@@ -417,7 +417,7 @@ class MetricReport:
     Per-lead arrays have shape (T,), categorical ones (T, K) for the K ``thresholds``; ``*_mean``
     are the averages over lead times (categorical: (K,), NaN-skipping).  ``mse_frame`` and
     ``mae_frame`` follow the per-frame (sum over pixels) convention, ``mse_pixel`` and
-    ``mae_pixel`` the per-pixel one.  Lesson 4 and lesson 8 plot and tabulate these.
+    ``mae_pixel`` the per-pixel one.  Lesson 4 and lesson 9 plot and tabulate these.
     """
 
     num_sequences: int
@@ -457,7 +457,7 @@ class MetricAccumulator:
             (moving digits).
         ssim, psnr: whether to compute them (SSIM costs the most).
 
-    Lesson 4 evaluates moving digits with it, lesson 8 reproduces Table 8.
+    Lesson 4 evaluates moving digits with it, lesson 9 reproduces Table 8.
     """
 
     def __init__(
@@ -519,7 +519,7 @@ class MetricAccumulator:
     def from_per_sequence(
         cls, stats: Mapping[str, np.ndarray], thresholds: Iterable[float] | None, frame_shape: Sequence[int]
     ) -> MetricAccumulator:
-        """An accumulator holding saved :meth:`per_sequence` statistics (lesson 8 caches them per model).
+        """An accumulator holding saved :meth:`per_sequence` statistics (lesson 9 caches them per model).
 
         ``frame_shape`` is the (T, C, H, W) of the sequences the statistics came from.
         """
@@ -660,7 +660,7 @@ def bootstrap_intervals(
     (``sse``/``sae``/``ssim``/``psnr`` (N, T), ``counts`` (N, T, K, 4)).  Each replicate draws N
     sequences with replacement (multinomial weights), recomputes every mean metric from the
     weighted sums — CSI, POD and FAR from the resampled *counts*, exactly as on the full split —
-    and the interval is the central ``level`` of the replicates.  Lesson 8 uses it to ask whether
+    and the interval is the central ``level`` of the replicates.  Lesson 9 uses it to ask whether
     two models differ by more than sampling noise (see also :func:`paired_bootstrap`).
     """
     weights = _bootstrap_weights(len(stats["sse"]), n_boot, level, seed)
@@ -677,7 +677,7 @@ def paired_bootstrap(
     forecasts of one split).  Every replicate resamples the same sequences for both models, so
     the shared difficulty of a sequence cancels: paired intervals are much narrower than the
     separate intervals of :meth:`MetricAccumulator.bootstrap`.  A difference whose interval
-    excludes 0 is larger than the sampling noise of the test split.  Lesson 8 ("Precipitation
+    excludes 0 is larger than the sampling noise of the test split.  Lesson 9 ("Precipitation
     nowcasting and Table 8") compares models with it.
     """
     stats_a, stats_b = a.per_sequence(), b.per_sequence()
@@ -735,7 +735,7 @@ def format_table(
             ``mae_frame``, ``ssim``, ``psnr``, ``csi_30``, ``pod_40``, ``far_50``, …).
         frame_pixels: pixels per frame, for the note under the table (taken from a report if given).
 
-    Lesson 4 prints Moving MNIST results with it, lesson 8 the Table 8 reproduction.
+    Lesson 4 prints Moving MNIST results with it, lesson 9 the Table 8 reproduction.
     """
     header = ["model", *(_label(m)[0] for m in metrics)]
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]

@@ -1,4 +1,4 @@
-r"""Optical-flow nowcasting: the extrapolation baseline of radar forecasting (lesson 8).
+r"""Optical-flow nowcasting: the extrapolation baseline of radar forecasting (lesson 9).
 
 Before any neural network, a nowcaster estimates how the echoes *move* and shifts the last radar
 frame along that motion.  This is what `pysteps <https://pysteps.github.io>`_ does with
@@ -158,7 +158,7 @@ def estimate_motion(
     the frame-wide motion; the result smoothed with ``smooth_sigma`` px.  ``v[:, 0]`` is the
     motion along x (columns), ``v[:, 1]`` along y (rows).
 
-    Lesson 8 ("Precipitation nowcasting and Table 8") draws this field over the last radar frame.
+    Lesson 9 ("Precipitation nowcasting and Table 8") draws this field over the last radar frame.
     """
     where = "estimate_motion"
     n_frames = check_int(where, "n_frames", n_frames, minimum=2)
@@ -193,7 +193,7 @@ def advect(frame: Tensor, motion: Tensor, steps: int, *, midpoint_iterations: in
     steps, as ``pysteps.extrapolation.semilagrangian``).  Air that arrives from outside the frame
     brings no echo (pixel 0).  A motion of zeros returns ``frame`` repeated: persistence.
 
-    Lesson 8 ("Precipitation nowcasting and Table 8") uses it for the optical-flow baseline.
+    Lesson 9 ("Precipitation nowcasting and Table 8") uses it for the optical-flow baseline.
     """
     where = "advect"
     steps = check_int(where, "steps", steps, minimum=1)
@@ -227,7 +227,7 @@ def advect(frame: Tensor, motion: Tensor, steps: int, *, midpoint_iterations: in
 def optical_flow_forecast(inputs: Tensor, steps: int, n_frames: int = 3, **motion_options: float) -> Tensor:
     """The optical-flow nowcast: :func:`estimate_motion` on the inputs, then :func:`advect` the last frame.
 
-    ``inputs`` (B, T_in, 1, H, W) in [0, 1] → (B, steps, 1, H, W).  Lesson 8's extrapolation baseline.
+    ``inputs`` (B, T_in, 1, H, W) in [0, 1] → (B, steps, 1, H, W).  Lesson 9's extrapolation baseline.
     """
     x = _frames("optical_flow_forecast", "inputs", inputs, min_t=2)
     with torch.no_grad():
@@ -236,7 +236,7 @@ def optical_flow_forecast(inputs: Tensor, steps: int, n_frames: int = 3, **motio
 
 
 class OpticalFlowNowcast(torch.nn.Module):
-    """The optical-flow baseline with a model's interface: ``predict(inputs, pred_len)`` (lesson 8)."""
+    """The optical-flow baseline with a model's interface: ``predict(inputs, pred_len)`` (lesson 9)."""
 
     def __init__(self, n_frames: int = 3, **motion_options: float) -> None:
         super().__init__()
@@ -249,7 +249,7 @@ class OpticalFlowNowcast(torch.nn.Module):
 
 
 class Persistence(torch.nn.Module):
-    """Persistence with a model's interface: the last input frame repeated (lesson 8)."""
+    """Persistence with a model's interface: the last input frame repeated (lesson 9)."""
 
     def predict(self, inputs: Tensor, pred_len: int) -> Tensor:
         """(B, T_in, C, H, W) → (B, pred_len, C, H, W)."""

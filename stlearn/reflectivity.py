@@ -1,6 +1,6 @@
-r"""Radar units: HKO-7 pixels, reflectivity in dBZ and rain rate (lesson 8).
+r"""Radar units: HKO-7 pixels, reflectivity in dBZ and rain rate (lesson 9).
 
-Lesson 8 ("Precipitation nowcasting and Table 8") works with radar echo frames stored the way the
+Lesson 9 ("Precipitation nowcasting and Table 8") works with radar echo frames stored the way the
 HKO-7 benchmark stores them: a pixel :math:`p \in [0, 1]` (the PNG value divided by 255) encodes
 the reflectivity
 
@@ -48,7 +48,7 @@ ZR_B = 1.56
 def pixel_to_dbz(p: ArrayLike) -> ArrayLike:
     r"""Reflectivity in dBZ of HKO-7 pixels :math:`p \in [0, 1]`: :math:`70 p - 10`.
 
-    Lesson 8 ("Precipitation nowcasting and Table 8") uses it to read frames as dBZ and to
+    Lesson 9 ("Precipitation nowcasting and Table 8") uses it to read frames as dBZ and to
     threshold them for CSI, POD and FAR (:mod:`stlearn.metrics`).
     """
     # dBZ = 70·p − 10
@@ -59,7 +59,7 @@ def dbz_to_pixel(dbz: ArrayLike) -> ArrayLike:
     r"""HKO-7 pixel value :math:`p = (\mathrm{dBZ} + 10) / 70` of a reflectivity (not clipped).
 
     Values outside [-10, 60] dBZ map outside [0, 1]; clip them yourself when storing.  Used in
-    lesson 8 ("Precipitation nowcasting and Table 8") and by the radar generator.
+    lesson 9 ("Precipitation nowcasting and Table 8") and by the radar generator.
     """
     # p = (dBZ + 10) / 70
     return (dbz - DBZ_OFFSET) / DBZ_SCALE
@@ -69,7 +69,7 @@ def dbz_to_rain_rate(dbz: ArrayLike, a: float = ZR_A, b: float = ZR_B) -> ArrayL
     r"""Rain rate in mm/h from reflectivity: :math:`R = 10^{(\mathrm{dBZ} - 10 \log_{10} a)/(10 b)}`.
 
     The inverse of the Z–R law :math:`Z = a R^b` (HKO-7: :math:`a = 58.53`, :math:`b = 1.56`);
-    30, 40 and 50 dBZ are about 6.2, 27 and 118 mm/h.  Lesson 8 ("Precipitation nowcasting and
+    30, 40 and 50 dBZ are about 6.2, 27 and 118 mm/h.  Lesson 9 ("Precipitation nowcasting and
     Table 8") uses it to say what the CSI thresholds mean in rain.
     """
     # R = 10^((dBZ − 10·log10 a) / (10·b))
@@ -82,7 +82,7 @@ def dbz_to_rain_rate(dbz: ArrayLike, a: float = ZR_A, b: float = ZR_B) -> ArrayL
 def rain_rate_to_dbz(rain_rate: ArrayLike, a: float = ZR_A, b: float = ZR_B) -> ArrayLike:
     r"""Reflectivity in dBZ of a rain rate R (mm/h): :math:`10 \log_{10} a + 10 b \log_{10} R`.
 
-    R = 0 gives -inf.  Lesson 8 ("Precipitation nowcasting and Table 8").
+    R = 0 gives -inf.  Lesson 9 ("Precipitation nowcasting and Table 8").
     """
     # dBZ = 10·log10(Z) = 10·log10(a·R^b) = 10·log10 a + 10·b·log10 R
     if isinstance(rain_rate, torch.Tensor):

@@ -1,4 +1,4 @@
-"""Reproduce the seed's Table 8 on the course's radar echoes, with two forecasters' baselines (lesson 8).
+"""Reproduce the seed's Table 8 on the course's radar echoes, with two forecasters' baselines (lesson 9).
 
 ``python -m stlearn table8`` evaluates every shipped radar model (TrajGRU, ConvLSTM, MIM, PredRNN,
 PredRNN-V2; a model whose checkpoint is not shipped yet gets a "not shipped yet" row), persistence
@@ -14,7 +14,7 @@ and writes ``table8.json``, ``table8.md``, ``per_lead.png`` (MSE and CSI per lea
 Per-sequence statistics are cached per checkpoint sha256 under ``data/cache/table8/`` (and per
 version of each baseline), so re-running after shipping a new model evaluates only that model.
 ``--write-results`` also rewrites ``data/checkpoints/radar/table8.json``, the small results file
-lesson 8 reads (evaluating five models on 1 000 sequences takes minutes on a CPU — too slow for a
+lesson 9 reads (evaluating five models on 1 000 sequences takes minutes on a CPU — too slow for a
 lesson; :func:`lesson_results` evaluates live only the shipped models that file does not cover).
 
 ``--train`` first trains the models from ``configs/radar/*.toml`` with overrides (paper size:
@@ -184,7 +184,7 @@ def evaluate_table8(
     Returns a JSON-able dict: ``num_sequences``, ``rows`` (name → ``status`` "evaluated" or "not
     shipped yet", ``sha256``, ``means``, ``intervals``, ``per_lead``, ``seconds``), ``vs_convlstm``
     (name → paired-bootstrap (difference, low, high) of :data:`PAIRED`) and ``seed`` (the seed's
-    Table 8).  Lesson 8 ("Precipitation nowcasting and Table 8") reads this structure.
+    Table 8).  Lesson 9 ("Precipitation nowcasting and Table 8") reads this structure.
     """
     unknown = [m for m in [*models, *baselines] if m not in LABELS]
     if unknown:
@@ -232,7 +232,7 @@ def _fmt(value: float, low: float, high: float, spec: str) -> str:
 def format_results(result: dict[str, Any]) -> str:
     """Markdown: our table (with intervals) beside the seed's, POD/FAR, then the paired differences from ConvLSTM.
 
-    Lesson 8 displays it.
+    Lesson 9 displays it.
     """
     rows = {}
     for name, row in result["rows"].items():
@@ -295,7 +295,7 @@ _STYLE = {
 
 
 def per_lead_figure(result: dict[str, Any]) -> Any:
-    """MSE per frame and CSI-30/40/50 against lead time (minutes) for every evaluated row (lesson 8)."""
+    """MSE per frame and CSI-30/40/50 against lead time (minutes) for every evaluated row (lesson 9)."""
     import matplotlib.pyplot as plt
 
     panels = [("mse_frame", "MSE per frame ↓"), ("csi_30", "CSI-30 ↑"), ("csi_40", "CSI-40 ↑"), ("csi_50", "CSI-50 ↑")]
@@ -337,7 +337,7 @@ def example_forecasts(
 ) -> tuple[int, np.ndarray, dict[str, np.ndarray]]:
     """One test sequence and every available forecast of it: (index, frames (20, H, W) in [0, 1], name → (10, H, W)).
 
-    ``index`` defaults to :func:`pick_example`.  Models that are not shipped are skipped.  Lesson 8.
+    ``index`` defaults to :func:`pick_example`.  Models that are not shipped are skipped.  Lesson 9.
     """
     from .data.datasets import to_tensor
 
@@ -357,7 +357,7 @@ def example_forecasts(
 
 
 def example_figure(frames: np.ndarray, forecasts: dict[str, np.ndarray], index: int | None = None) -> Any:
-    """The seed's prediction-example figure: 10 inputs, the truth, then each forecast, in radar colours (lesson 8)."""
+    """The seed's prediction-example figure: 10 inputs, the truth, then each forecast, in radar colours (lesson 9)."""
     import matplotlib.pyplot as plt
 
     from .viz.frames import _imshow
@@ -390,7 +390,7 @@ def example_figure(frames: np.ndarray, forecasts: dict[str, np.ndarray], index: 
 
 
 def shipped_results_path() -> Path:
-    """``data/checkpoints/radar/table8.json``: the full-split results lesson 8 reads."""
+    """``data/checkpoints/radar/table8.json``: the full-split results lesson 9 reads."""
     return shipped_dir() / SHIPPED_RESULTS
 
 
@@ -410,7 +410,7 @@ def write_shipped_results(result: dict[str, Any], check: dict[str, Any]) -> Path
 
 
 def load_shipped_results() -> dict[str, Any]:
-    """The shipped results file (see :func:`write_shipped_results`); lesson 8 starts from it."""
+    """The shipped results file (see :func:`write_shipped_results`); lesson 9 starts from it."""
     path = shipped_results_path()
     if not path.is_file():
         raise FileNotFoundError(f"{path} is missing; run `python -m stlearn table8 --write-results`")
@@ -418,7 +418,7 @@ def load_shipped_results() -> dict[str, Any]:
 
 
 def lesson_results(live_sequences: int = 100, progress: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """Lesson 8's table: the shipped results, plus any shipped model they do not cover evaluated live.
+    """Lesson 9's table: the shipped results, plus any shipped model they do not cover evaluated live.
 
     A model checkpoint that is shipped but missing from (or newer than) ``table8.json`` — MIM and
     PredRNN-V2 when they arrive — is evaluated on the first ``live_sequences`` test sequences, and
@@ -501,7 +501,7 @@ def training_config(
 def train_models(runs: str | Path, models: Sequence[str] = MODELS, progress: bool = True, **options: Any) -> Path:
     """Train ``models`` with :func:`training_config` (``options``) into ``runs/<model>.pt``; resumes unfinished runs.
 
-    Lesson 8 ends with the command that calls it for the paper-size models on a GPU.
+    Lesson 9 ends with the command that calls it for the paper-size models on a GPU.
     """
     from .training import train
 

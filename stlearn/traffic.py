@@ -1,4 +1,4 @@
-"""The traffic-flow worked example of lesson 9: the city's split, baselines, scores, tiny models.
+"""The traffic-flow worked example of lesson 10: the city's split, baselines, scores, tiny models.
 
 The data (:mod:`stlearn.data.traffic`): 28 days of a 16 × 16-cell city, inflow and outflow per
 15 minutes. Days 0–20 train, days 21–27 test (the last week, a Monday to a Sunday). A sample is a
@@ -17,7 +17,7 @@ and all test windows (starting every 4th interval of the test week), per lead ti
 
 Regenerate the shipped checkpoints with ``python -m stlearn.traffic convlstm predrnn``.
 
-Taught in lesson 9 (comparing the models: the traffic-flow worked example).
+Taught in lesson 10 (comparing the models: the traffic-flow worked example).
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ TRAFFIC_MODELS: dict[str, dict[str, Any]] = {
 
 @dataclass(frozen=True)
 class TrafficSplit:
-    """Lesson 9's worked example data: the series (vehicles) and its windows (model units, [0, 1]).
+    """Lesson 10's worked example data: the series (vehicles) and its windows (model units, [0, 1]).
 
     Attributes:
         series: (T, 2, 16, 16) float32 vehicles per interval, T = 28 × 96.
@@ -79,7 +79,7 @@ class TrafficSplit:
 
 
 def traffic_split() -> TrafficSplit:
-    """The lesson's city (seed :data:`~stlearn.data.traffic.TRAFFIC_SEED`), split by days (lesson 9)."""
+    """The lesson's city (seed :data:`~stlearn.data.traffic.TRAFFIC_SEED`), split by days (lesson 10)."""
     cfg = TrafficConfig()
     series = generate_traffic(DAYS, TRAFFIC_SEED, cfg)
     unit = to_unit(series, cfg)
@@ -95,7 +95,7 @@ def traffic_split() -> TrafficSplit:
 def baseline_forecasts(split: TrafficSplit) -> dict[str, np.ndarray]:
     """Persistence and historical-average forecasts of the test windows, in vehicles: (N, 4, 2, 16, 16) each.
 
-    Taught in lesson 9 (the traffic-flow worked example's baselines).
+    Taught in lesson 10 (the traffic-flow worked example's baselines).
     """
     cfg = split.config
     per_day = cfg.steps_per_day
@@ -113,7 +113,7 @@ def traffic_scores(forecast: np.ndarray | torch.Tensor, split: TrafficSplit) -> 
 
     ``forecast``: (N_test, 4, 2, 16, 16) in vehicles. The truth is the raw (unclipped) series.
 
-    Taught in lesson 9 (the traffic-flow worked example).
+    Taught in lesson 10 (the traffic-flow worked example).
     """
     pred = np.asarray(forecast.detach().cpu() if isinstance(forecast, torch.Tensor) else forecast, dtype=np.float64)
     times = split.test_starts[:, None] + INPUT_LEN + np.arange(PRED_LEN)[None]
@@ -132,7 +132,7 @@ def traffic_scores(forecast: np.ndarray | torch.Tensor, split: TrafficSplit) -> 
 
 
 def model_forecast(model: torch.nn.Module, split: TrafficSplit, batch_size: int = 64) -> np.ndarray:
-    """A model's forecasts of the test windows, in vehicles (N_test, 4, 2, 16, 16) (lesson 9)."""
+    """A model's forecasts of the test windows, in vehicles (N_test, 4, 2, 16, 16) (lesson 10)."""
     outs = []
     for i in range(0, len(split.test), batch_size):
         outs.append(model.predict(split.test[i : i + batch_size, :INPUT_LEN], PRED_LEN).clamp(0, 1))  # type: ignore[operator]
@@ -140,14 +140,14 @@ def model_forecast(model: torch.nn.Module, split: TrafficSplit, batch_size: int 
 
 
 def traffic_checkpoint_path(name: str) -> Path:
-    """``data/checkpoints/traffic/<name>.pt``, where the worked example's tiny models are shipped (lesson 9)."""
+    """``data/checkpoints/traffic/<name>.pt``, where the worked example's tiny models are shipped (lesson 10)."""
     if name not in TRAFFIC_MODELS:
         raise ValueError(f"unknown traffic model {name!r}; choose one of {sorted(TRAFFIC_MODELS)}")
     return data_dir() / "checkpoints" / "traffic" / f"{name}.pt"
 
 
 def load_traffic_model(name: str) -> torch.nn.Module:
-    """The shipped tiny ``name`` model of the worked example, in eval mode on the CPU (lesson 9)."""
+    """The shipped tiny ``name`` model of the worked example, in eval mode on the CPU (lesson 10)."""
     ck = load_checkpoint(traffic_checkpoint_path(name), expect_model=name)
     model = build_model(ck.model_name, **ck.model_config)
     model.load_state_dict(ck.state_dict)
@@ -164,7 +164,7 @@ def train_traffic_model(
     on forecast steps falls from 1 to 0 over the first half. Deterministic for a given ``seed``.
     ``python -m stlearn.traffic`` made the shipped checkpoints with it.
 
-    Taught in lesson 9 (the traffic-flow worked example; lesson 4 explains the training loop).
+    Taught in lesson 10 (the traffic-flow worked example; lesson 4 explains the training loop).
     """
     if name not in TRAFFIC_MODELS:
         raise ValueError(f"unknown traffic model {name!r}; choose one of {sorted(TRAFFIC_MODELS)}")

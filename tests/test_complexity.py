@@ -1,4 +1,4 @@
-"""stlearn.complexity: parameter counts and rollout FLOPs against hand formulas (lesson 9)."""
+"""stlearn.complexity: parameter counts and rollout FLOPs against hand formulas (lesson 10)."""
 
 from __future__ import annotations
 

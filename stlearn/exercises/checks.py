@@ -6,7 +6,7 @@ Each checker compares the learner's function with the reference on freshly drawn
 pre-activations of ±50), and recognises common mistakes by running known wrong variants
 (see :mod:`stlearn.exercises._core`).  Exercises by notebook:
 
-* ``ex01_data_and_metrics`` (lessons 1 and 8): patch_frames, csi, mse_per_frame
+* ``ex01_data_and_metrics`` (lessons 1 and 9): patch_frames, csi, mse_per_frame
 * ``ex03_convlstm_gates`` (lesson 3): input_gate, forget_gate, cell_candidate, cell_update,
   output_gate, hidden_state, convlstm_step
 * ``ex05_st_lstm`` (lessons 5 and 6): spatial_memory, st_output, zigzag_step
@@ -875,7 +875,7 @@ def check_reverse_schedule(fn: Callable[..., tuple[float, float]], seed: int | N
 
 
 # --------------------------------------------------------------------------------------------
-# data and metrics — lessons 1 and 8 (ex01_data_and_metrics)
+# data and metrics — lessons 1 and 9 (ex01_data_and_metrics)
 # --------------------------------------------------------------------------------------------
 
 
@@ -1024,7 +1024,7 @@ def check_csi(fn: Callable[..., float], seed: int | None = None) -> None:
 
     Recognises: comparing pred with the boolean observation mask, > instead of ≥, accuracy, POD
     or FAR instead of CSI, 0 instead of nan when undefined, in-place edits.
-    Exercise of lesson 8 (in ``ex01_data_and_metrics.ipynb``).
+    Exercise of lesson 9 (in ``ex01_data_and_metrics.ipynb``).
     """
     __tracebackhide__ = True  # IPython shows the learner the message, not the checker's frames
     run_check(_CSI, fn, seed, ("pred", "obs", "threshold"))
@@ -1086,7 +1086,7 @@ def check_mse_per_frame(fn: Callable[[Tensor, Tensor], Any], seed: int | None = 
 
     Recognises: per-pixel MSE (mean instead of sum per frame), a sum over everything, channels
     left out of the sum, RMSE, MAE, a per-lead-time vector instead of one number, in-place
-    edits.  Exercise of lesson 8 (in ``ex01_data_and_metrics.ipynb``, with lesson 1).
+    edits.  Exercise of lesson 9 (in ``ex01_data_and_metrics.ipynb``, with lesson 1).
     """
     __tracebackhide__ = True  # IPython shows the learner the message, not the checker's frames
     run_check(_MSE, fn, seed, ("pred", "target"))

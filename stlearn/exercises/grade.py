@@ -21,7 +21,7 @@ How a submission is graded:
 5. An exercise scores its points (``nbgrader.points`` of the source's check cell, default 1) when
    its check passes; the feedback is the checker's message.
 
-Used by instructors for the exercises of lesson 1, 3, 5, 6, 7 and 8.
+Used by instructors for the exercises of lesson 1, 3, 5, 6, 7 and 9.
 """
 
 from __future__ import annotations
@@ -103,7 +103,7 @@ _FORBIDDEN_ATTRS = {
 
 @dataclass
 class ExerciseResult:
-    """One exercise of one submission (an exercise of lesson 1, 3 and 5-8)."""
+    """One exercise of one submission (an exercise of lessons 1, 3, 5-7 and 9)."""
 
     exercise: str
     points: float
@@ -115,7 +115,7 @@ class ExerciseResult:
 
 @dataclass
 class SubmissionResult:
-    """A graded submission: per-exercise results and the total (exercises of lesson 1, 3 and 5-8)."""
+    """A graded submission: per-exercise results and the total (exercises of lessons 1, 3, 5-7 and 9)."""
 
     submission: str
     student: str
@@ -187,7 +187,7 @@ def _python_source(source: str) -> str:
 def scan_solution(source: str) -> str | None:
     """Why a solution cell may not run (reaching the reference, the checker or the interpreter), or None.
 
-    Used by the grader for the exercises of lesson 1, 3 and 5-8.
+    Used by the grader for the exercises of lessons 1, 3, 5-7 and 9.
     """
     try:
         tree = ast.parse(_python_source(source))
@@ -355,7 +355,7 @@ def grade_submission(
 
     ``timeout`` limits each solution and check cell (an infinite loop costs that exercise only);
     set-up cells (imports) get ``setup_timeout``.  Used by instructors for the exercises of
-    lesson 1, 3 and 5-8.
+    lessons 1, 3, 5-7 and 9.
     """
     start = time.monotonic()
     path = Path(submission)
@@ -475,7 +475,7 @@ def _short(text: str, width: int = 100) -> str:
 def format_report(results: Sequence[SubmissionResult]) -> str:
     """The terminal table: per submission, one line per exercise (points, result, feedback).
 
-    Used by ``stlearn grade`` (exercises of lesson 1, 3 and 5-8).
+    Used by ``stlearn grade`` (exercises of lessons 1, 3, 5-7 and 9).
     """
     out = io.StringIO()
     for res in results:
@@ -506,7 +506,7 @@ _CSV_FIELDS = ["student", "submission", "notebook", "exercise", "points", "max_p
 
 
 def write_csv(results: Iterable[SubmissionResult], path: Path | str) -> None:
-    """One row per (submission, exercise) — the class sheet.  Exercises of lesson 1, 3 and 5-8."""
+    """One row per (submission, exercise) — the class sheet.  Exercises of lessons 1, 3, 5-7 and 9."""
     with open(path, "w", newline="", encoding="utf-8") as f:
         writer = csv.DictWriter(f, fieldnames=_CSV_FIELDS)
         writer.writeheader()
@@ -533,7 +533,7 @@ def write_csv(results: Iterable[SubmissionResult], path: Path | str) -> None:
 def write_json(results: Iterable[SubmissionResult], path: Path | str) -> None:
     """The full results as JSON: per submission its score and every exercise's result and feedback.
 
-    Exercises of lesson 1, 3 and 5-8.
+    Exercises of lessons 1, 3, 5-7 and 9.
     """
     payload = {
         "submissions": [
@@ -563,7 +563,7 @@ def grade(
 ) -> list[SubmissionResult]:
     """Grade several submissions, print the table to ``out`` (None: print nothing), write CSV/JSON.
 
-    The Python entry point of ``stlearn grade``.  Exercises of lesson 1, 3 and 5-8.
+    The Python entry point of ``stlearn grade``.  Exercises of lessons 1, 3, 5-7 and 9.
     """
     results = [grade_submission(s, source_dir, timeout) for s in submissions]
     if out is not None:
@@ -578,7 +578,7 @@ def grade(
 def main_grade(args: Any) -> int:
     """``stlearn grade``: exit 0 when every submission was graded, 2 when one could not be.
 
-    Exercises of lesson 1, 3 and 5-8.
+    Exercises of lessons 1, 3, 5-7 and 9.
     """
     results = grade(args.submissions, args.source_dir, args.timeout, args.csv, args.json, out=sys.stdout)
     return 2 if any(r.error for r in results) else 0

@@ -127,7 +127,7 @@ def reverse_schedule(k: int, tau1: int, tau2: int, alpha: float) -> tuple[float,
 def csi(pred: Tensor, obs: Tensor, threshold: float) -> float:
     r"""CSI = TP / (TP + FN + FP) of reflectivity fields (dBZ), an event being value ≥ threshold.
 
-    NaN when no pixel of either field reaches the threshold.  Exercise of lesson 8.
+    NaN when no pixel of either field reaches the threshold.  Exercise of lesson 9.
     """
     p_event, o_event = pred >= threshold, obs >= threshold
     tp = int((p_event & o_event).sum())
@@ -137,5 +137,5 @@ def csi(pred: Tensor, obs: Tensor, threshold: float) -> float:
 
 
 def mse_per_frame(pred: Tensor, target: Tensor) -> Tensor:
-    """Sum of squared errors over each frame's C·H·W pixels, averaged over (B, T).  Exercise of lesson 8."""
+    """Sum of squared errors over each frame's C·H·W pixels, averaged over (B, T).  Exercise of lesson 9."""
     return (pred - target).pow(2).sum(dim=(2, 3, 4)).mean()

@@ -13,7 +13,7 @@ name                    class                                       lessons
 Every model: ``model(frames, mask=None, input_len=10, trace=False)`` → :class:`ModelOutput`,
 ``model.predict(inputs, pred_len)`` → frames, ``model.name`` and ``model.config`` such that
 ``build_model(model.name, **model.config)`` rebuilds it (the checkpoints of lesson 4 rely on it).
-Lesson 8 (nowcasting, Table 8) trains them side by side.
+Lesson 9 (nowcasting, Table 8) trains them side by side.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ def build_model(name: str, **config: Any) -> SpatioTemporalModel:
     ``build_model(model.name, **model.config)`` rebuilds a model with the same architecture
     (load its weights with ``load_state_dict``).
 
-    Taught in lesson 4 (saving and reloading a trained model) and lesson 8 (training the zoo).
+    Taught in lesson 4 (saving and reloading a trained model) and lesson 9 (training the zoo).
     """
     if name not in MODELS:
         raise KeyError(f"build_model: unknown model {name!r}; choose one of {sorted(MODELS)}")

@@ -53,7 +53,7 @@ def _values_checked(t: Tensor, training: bool) -> bool:
     Always on the CPU (the lessons, the widgets, CPU training: one pass, microseconds to a millisecond).
     Not while a CUDA graph is captured or ``torch.compile`` traces (reading a value there is not allowed
     or breaks the graph), nor for a CUDA tensor in training mode (it would synchronise every step; the
-    training pool's frames are uint8 / 255, finite by construction), nor for a meta tensor (lesson 9
+    training pool's frames are uint8 / 255, finite by construction), nor for a meta tensor (lesson 10
     counts FLOPs on shapes alone: there are no values to read).
     """
     if torch.compiler.is_compiling() or t.is_meta:
@@ -77,7 +77,7 @@ class TraceSpec:
     Tracing keeps every gate activation of a traced (step, layer) in memory; limiting it to the
     steps and layers a figure shows keeps long or wide runs affordable.
 
-    Taught in lesson 3 (gate heatmaps) and used by the visualisations of lessons 5-9.
+    Taught in lesson 3 (gate heatmaps) and used by the visualisations of lessons 5-10.
     """
 
     steps: tuple[int, ...] | None = None
@@ -107,7 +107,7 @@ class ModelTrace:
     Step t of a rollout model reads :math:`X_t` and predicts :math:`\\hat x_{t+1}`; step t of
     TrajGRU reads frame t (encoder, t < input_len) or produces frame t (forecaster).
 
-    Taught in lesson 3 (gate heatmaps) and lessons 5-9 (state and memory visualisations).
+    Taught in lesson 3 (gate heatmaps) and lessons 5-10 (state and memory visualisations).
     """
 
     records: dict[tuple[int, int], Any]
@@ -185,7 +185,7 @@ class ModelOutput:
         loss_terms: its parts, detached, for logging: always ``"mse"``; PredRNN-V2 adds ``"decouple"``.
         trace: ``None``, or the :class:`ModelTrace` asked for with ``trace=``.
 
-    Taught in lesson 4 (training a ConvLSTM) and used by lessons 6-9.
+    Taught in lesson 4 (training a ConvLSTM) and used by lessons 6-10.
     """
 
     predictions: Tensor
@@ -211,7 +211,7 @@ class _Run:
 
 
 def hidden_list(where: str, hidden_channels: object) -> list[int]:
-    """``hidden_channels`` as a list of positive ints, one per layer (or scale); the models' shared check (lesson 9)."""
+    """``hidden_channels`` as a list of positive ints, one per layer (or scale); shared check (lesson 10)."""
     if isinstance(hidden_channels, (int, str)) or not isinstance(hidden_channels, Sequence) or not hidden_channels:
         raise ValueError(
             f"{where}: 'hidden_channels' must be a non-empty list of positive integers, one per layer, "
@@ -227,7 +227,7 @@ class SpatioTemporalModel(nn.Module):
     constructor arguments as a JSON-able dict, so ``build_model(model.name, **model.config)``
     rebuilds them) and implement ``_run`` (one pass in patch space) and ``_loss``.
 
-    Taught in lesson 4 (the training interface) and lesson 9 (comparing models).
+    Taught in lesson 4 (the training interface) and lesson 10 (comparing models).
     """
 
     name: ClassVar[str] = ""

@@ -10,7 +10,7 @@ PredRNN's zigzag memory (lesson 6). The cells are :class:`stlearn.cells.ConvLSTM
 seed's per-pixel peepholes by default; ``peephole=False, bias=False`` gives OpenSTL's
 "ConvLSTM-S" (whose checkpoints :func:`stlearn.interop.load_openstl_convlstm` loads).
 The head is the PredRNN family's (1×1 convolution, no bias, no output activation), so the
-models of lesson 9 differ only in their recurrent core.
+models of lesson 10 differ only in their recurrent core.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ class ConvLSTM(RolloutModel):
         layer_norm: LayerNorm after each convolution (OpenSTL's option).
 
     Taught in lesson 2 (from LSTM to ConvLSTM), lesson 3 (gates, peephole ablation) and lesson 4
-    (training it); compared with the others in lessons 8-9.
+    (training it); compared with the others in lessons 9-10.
     """
 
     name = "convlstm"

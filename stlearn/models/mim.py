@@ -41,7 +41,7 @@ class MIM(RolloutModel):
         hidden_channels: hidden channels per layer, all equal, at least two layers.
         kernel_size: odd kernel size.
 
-    Taught in lesson 9 (comparing the models of Table 8).
+    Taught in lesson 10 (comparing the models of Table 8).
     """
 
     name = "mim"

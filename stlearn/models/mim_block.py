@@ -52,7 +52,7 @@ class MIMBlockTrace(_Record):
     MIM-N: ``n_i``, ``n_f``, ``n_g``, ``n_o``, ``n`` (its memory :math:`N_t`), ``d`` (its output :math:`D_t`).
     MIM-S: ``s_i``, ``s_f``, ``s_g``, ``s_o``, ``s`` (its memory :math:`S_t`), ``t`` (its output :math:`T_t`).
 
-    Read by lesson 9's visualisations (where MIM's non-stationary memory acts).
+    Read by lesson 10's visualisations (where MIM's non-stationary memory acts).
     """
 
     i: Tensor
@@ -91,7 +91,7 @@ class MIMBlock(_Cell):
         frame_size: (H, W) of the grid (the MIM modules' peepholes are per pixel).
         kernel_size: odd k.
 
-    Taught in lesson 9 (comparing the Table 8 models: MIM's non-stationary memory).
+    Taught in lesson 10 (comparing the Table 8 models: MIM's non-stationary memory).
     """
 
     def __init__(self, in_channels: int, hidden_channels: int, frame_size: int | tuple[int, int], kernel_size: int = 3):

@@ -72,7 +72,7 @@ class PredRNNV2(PredRNN):
             as :class:`~stlearn.models.predrnn.PredRNN`.
         decouple_beta: β, the weight of the decoupling loss (0.1 for Moving MNIST, 0.01 for KTH).
 
-    Taught in lesson 7 (PredRNN-V2); compared in lessons 8-9.
+    Taught in lesson 7 (PredRNN-V2); compared in lessons 9-10.
     """
 
     name = "predrnn_v2"

@@ -13,7 +13,7 @@ The frames are patched (p×p space-to-depth, the first down-sampling), then S sc
 The forecaster reads no frames, so no sampling mask applies (a ``mask`` is checked, then ignored).
 Loss: the mean squared error of the forecast frames. The official network has three scales and
 a convolutional stem; this one keeps the structure at lesson size and shares the PredRNN
-family's patching and output head, so lesson 9 compares like with like.
+family's patching and output head, so lesson 10 compares like with like.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ class TrajGRU(SpatioTemporalModel):
         flow_channels: channels of the flow-generator features (32 as the official code).
         negative_slope: leaky ReLU slope (0.2).
 
-    Taught in lesson 9 (TrajGRU among the models of Table 8).
+    Taught in lesson 10 (TrajGRU among the models of Table 8).
     """
 
     name = "trajgru"

@@ -12,7 +12,7 @@
 * :mod:`~stlearn.training.report` — ``stlearn runs``: iterations, speed, time spent training
 * :mod:`~stlearn.training.evaluate` — ``stlearn evaluate`` on the test splits
 * :mod:`~stlearn.training.pretrained` — the models shipped in ``data/checkpoints``
-* :mod:`~stlearn.training.budgets` — the shipped models' training budgets, compared (lessons 3-9)
+* :mod:`~stlearn.training.budgets` — the shipped models' training budgets, compared (lessons 3-10)
 * :mod:`~stlearn.training.export` — how finished runs are shipped (``stlearn export-pretrained``)
 """
 

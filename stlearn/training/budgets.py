@@ -1,4 +1,4 @@
-"""How long each shipped model was trained, and whether two of them were trained alike (lessons 3-9).
+"""How long each shipped model was trained, and whether two of them were trained alike (lessons 3-10).
 
 A comparison of two trained models says something about their architectures only when both had the
 same training budget. The shipped checkpoints record theirs (``pretrained_info(...).training``);
@@ -9,7 +9,7 @@ instead of from the text:
 >>> training_budget("moving_digits", "convlstm").describe()        # e.g. '1 000 iterations of batch 8'
 >>> print(compare_budgets("moving_digits", ["convlstm", "predrnn_v2"]))
 
-Taught in lesson 9 (comparing the models); lessons 3-7 quote the training length with it.
+Taught in lesson 10 (comparing the models); lessons 3-7 quote the training length with it.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ def grouped(n: float) -> str:
 
 @dataclass(frozen=True)
 class Budget:
-    """One shipped model's training budget, read from its checkpoint (lesson 9; quoted from lesson 3 on)."""
+    """One shipped model's training budget, read from its checkpoint (lesson 10; quoted from lesson 3 on)."""
 
     dataset: str
     model: str
@@ -62,7 +62,7 @@ class Budget:
 
 
 def training_budget(dataset: str, model: str) -> Budget:
-    """The training budget of the shipped ``model`` on ``dataset`` (lesson 9; quoted from lesson 3 on)."""
+    """The training budget of the shipped ``model`` on ``dataset`` (lesson 10; quoted from lesson 3 on)."""
     training = pretrained_info(dataset, model).training
     config = training.get("config", {})
     return Budget(
@@ -78,7 +78,7 @@ def training_budget(dataset: str, model: str) -> Budget:
 
 @dataclass(frozen=True)
 class BudgetComparison:
-    """Whether a set of shipped models had the same training budget, and which had which (lesson 9, lesson 7)."""
+    """Whether a set of shipped models had the same training budget, and which had which (lesson 10, lesson 7)."""
 
     budgets: dict[str, Budget]
 
@@ -125,7 +125,7 @@ class BudgetComparison:
 
 
 def compare_budgets(dataset: str, models: list[str] | tuple[str, ...]) -> BudgetComparison:
-    """The training budgets of ``models`` on ``dataset``, side by side (lesson 9, lesson 7).
+    """The training budgets of ``models`` on ``dataset``, side by side (lesson 10, lesson 7).
 
     ``str()`` of the result is one sentence: "Equal training budget: ..." or "NOT an equal-budget
     comparison — ...", naming which models had which budget.

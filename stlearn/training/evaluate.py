@@ -1,4 +1,4 @@
-"""Evaluate a model on a split: the literature's metrics, per lead time and averaged (lessons 4 and 8).
+"""Evaluate a model on a split: the literature's metrics, per lead time and averaged (lessons 4 and 9).
 
 ``stlearn evaluate CHECKPOINT`` prints the table (MSE/MAE per frame, SSIM, PSNR; on radar also
 CSI/POD/FAR at 30/40/50 dBZ) with bootstrap intervals over sequences, and can save it as JSON.
@@ -50,7 +50,7 @@ def evaluate_model(
     pred_len: int = 10,
     thresholds: tuple[float, ...] | None = DEFAULT_THRESHOLDS,
 ) -> MetricAccumulator:
-    """Stream ``batches`` through ``model.predict`` and accumulate the metrics (lesson 4, lesson 8)."""
+    """Stream ``batches`` through ``model.predict`` and accumulate the metrics (lesson 4, lesson 9)."""
     acc = MetricAccumulator(thresholds)
     model.eval()
     for batch in batches:

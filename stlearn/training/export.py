@@ -44,7 +44,7 @@ PUBLISHED = {
         "39.1 / 0.455 / 0.417 / 0.358; PredRNN-V2 36.4 / 0.462 / 0.425 / 0.378. That data set (real radar, "
         "larger frames) is not public and its MSE uses another scale; ours is the course's synthetic radar "
         "(64 × 64 km-scale fields, 6-minute frames), models of 2 layers × 32 channels trained for {budget}. "
-        "Compare orderings, not values (lesson 8 discusses it)."
+        "Compare orderings, not values (lesson 9 discusses it)."
     ),
 }
 

@@ -1,4 +1,4 @@
-"""The pretrained models shipped in ``data/checkpoints/<data set>/<model>.pt`` (lessons 4-9).
+"""The pretrained models shipped in ``data/checkpoints/<data set>/<model>.pt`` (lessons 4-10).
 
 They were trained with ``bash scripts/train_pretrained.sh`` from the configurations in ``configs/``
 and exported without optimizer state (:func:`export`). Each has a ``<model>.metrics.json``
@@ -58,7 +58,7 @@ def _load(dataset: str, model: str) -> tuple[torch.nn.Module, Checkpoint]:
 def load_pretrained(dataset: str, model: str) -> torch.nn.Module:
     """The shipped pretrained ``model`` for ``dataset``, in eval mode on the CPU (cached: widgets reuse it).
 
-    Taught in lesson 4 (reading a trained ConvLSTM) and used by lessons 5-9.
+    Taught in lesson 4 (reading a trained ConvLSTM) and used by lessons 5-10.
     """
     return _load(dataset, model)[0]
 

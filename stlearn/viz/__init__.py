@@ -1,6 +1,6 @@
 """Static figures of the course (matplotlib only); every function returns its Figure or artists.
 
-* :mod:`~stlearn.viz.frames` — frame strips, patch channels, the dBZ colour map (lessons 1, 3, 8);
+* :mod:`~stlearn.viz.frames` — frame strips, patch channels, the dBZ colour map (lessons 1, 3, 9);
 * :mod:`~stlearn.viz.heatmaps` — gate heatmap grids with colour bars and shapes in the titles (lessons 2, 3);
 * :mod:`~stlearn.viz.diagram` — the ConvLSTM cell (lesson 3) and the ST-LSTM cell (lesson 5) drawn once,
   one gate in focus at a time;

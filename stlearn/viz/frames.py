@@ -3,8 +3,8 @@
 Animations are :class:`stlearn.widgets.FrameViewer` with ``play=True`` (a play button on the time
 slider, which works offline in JupyterLab).
 
-Taught with lesson 1 ("Spatiotemporal data"); the strips return in lessons 3-9 and the dBZ colour
-map in lesson 8.
+Taught with lesson 1 ("Spatiotemporal data"); the strips return in lessons 3-10 and the dBZ colour
+map in lesson 9.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ def as_pixels(frames: Any) -> np.ndarray:
 
 
 def dbz(pixels: Any) -> np.ndarray:
-    """Radar pixels p in [0, 1] → reflectivity in dBZ: dBZ = 70·p − 10 (HKO-7 convention). Lesson 1 and lesson 8."""
+    """Radar pixels p in [0, 1] → reflectivity in dBZ: dBZ = 70·p − 10 (HKO-7 convention). Lesson 1 and lesson 9."""
     return as_pixels(pixels) * 70.0 - 10.0
 
 
@@ -66,14 +66,14 @@ def frame_strip(
         inputs: (T_in, [1,] H, W) frames, uint8 or float in [0, 1].
         targets: (T_out, [1,] H, W) ground-truth future frames, or None.
         predictions: (T_out, [1,] H, W) predicted frames, or None; needs ``targets`` for the errors.
-        radar: draw in dBZ with :func:`radar_colormap` (lesson 8).
+        radar: draw in dBZ with :func:`radar_colormap` (lesson 9).
         every: show every ``every``-th frame.
         title: figure title.
 
     Returns:
         The :class:`matplotlib.figure.Figure`.
 
-    Lesson 1 shows inputs and targets; lessons 3-9 add the model's prediction.
+    Lesson 1 shows inputs and targets; lessons 3-10 add the model's prediction.
     """
     import matplotlib.pyplot as plt
 

@@ -6,7 +6,7 @@
 * :class:`CellExplorer` — the live cell diagram: one gate in focus with its equation, shapes and
   the values at one pixel and step flowing through it (lesson 3);
 * :class:`PredictionViewer` — inputs, ground truth and each model's forecast as frame strips, with a
-  metric per lead time (lesson 4; lessons 8 and 9 compare models with it);
+  metric per lead time (lesson 4; lessons 9 and 10 compare models with it);
 * :class:`GateSurgery` — edit one gate (clamp, bias, scale; zero M, cut the zigzag for PredRNN) during
   the forecast and compare with the unmodified run (lesson 4);
 * :class:`IncrementExplorer` — where PredRNN-V2's memory increments ΔC and ΔM agree, per model,

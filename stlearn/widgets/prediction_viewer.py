@@ -57,7 +57,7 @@ class PredictionViewer:
 
     ``viewer.sequence.value = 3`` or ``viewer.metric.value = "ssim"`` from Python does what the
     mouse does. Lesson 4 ("Training and reading a ConvLSTM") shows the pretrained ConvLSTM with it;
-    lessons 8 and 9 compare models on radar and digits.
+    lessons 9 and 10 compare models on radar and digits.
     """
 
     def __init__(self, models: Any, frames: Any, sequences: Sequence[int] = (0, 1, 2, 3), *, input_len: int = 10,
