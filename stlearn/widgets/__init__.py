@@ -22,6 +22,7 @@ once per sequence (cached). Errors in a callback appear in the view's red error 
 """
 
 from .cell_explorer import CellExplorer
+from .connectivity import ConnectivityExplorer
 from .frame_viewer import FrameViewer
 from .gate_explorer import GateExplorer
 from .gate_surgery import GateSurgery
@@ -31,6 +32,7 @@ from .zigzag_flow import ZigzagFlow
 
 __all__ = [
     "CellExplorer",
+    "ConnectivityExplorer",
     "FrameViewer",
     "GateExplorer",
     "GateSurgery",

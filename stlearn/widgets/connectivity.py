@@ -1,0 +1,195 @@
+r"""ConnectivityExplorer: which input pixels a forecast pixel depends on, models side by side (lesson 10)."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import ipywidgets as widgets
+import numpy as np
+
+from ..connectivity import Influence, InfluenceProbe
+from ..errors import InputError
+from ._strips import BlitImage, check_sequences, one_sequence, one_thread, sequence_source
+
+__all__ = ["ConnectivityExplorer"]
+
+#: decades of |∂ŷ/∂x| shown below each row's largest value
+DECADES = 3.0
+GAP = 2
+
+
+class ConnectivityExplorer:
+    r"""Pick a forecast pixel and a lead time; see, per model, how strongly each input pixel influences it.
+
+    Top row: the ten input frames and, on the right, the true frame at the lead time, with the chosen pixel
+    marked. Then one row per model: :math:`\log_{10}` of :math:`|\partial \hat x_{10+L}(y, x) / \partial x_s|`
+    over the input frames s = 0 … 9 (:class:`~stlearn.connectivity.InfluenceProbe`), relative to that row's
+    largest value and cut :data:`DECADES` decades below it, a circle around the pixel holding 90 % of the
+    row's gradient mass, and the model's forecast at the lead time on the right. The line under each row
+    reads it: the share of the mass in the last input frame and in the last three, and the 90 % radius.
+
+    One backward pass per model per change of pixel; a change of lead time or sequence runs one forward pass
+    per model first (the forecast up to that lead, its graph kept). Only image data, lines and texts are
+    redrawn (blitting).
+
+    Args:
+        models: label → model (e.g. ``{"ConvLSTM": load_pretrained("moving_digits", "convlstm"), "PredRNN": ...}``).
+        frames: sequences (N, T, [1,] H, W) — a :class:`~stlearn.data.SequenceDataset`, array or tensor.
+        sequences: the indices offered in the sequence picker.
+        input_len: input frames (the rest of each sequence is forecast).
+
+    Controls ``sequence``, ``lead``, ``row``, ``col``: setting ``.value`` from Python does what the slider does.
+    :attr:`influences` holds the last :class:`~stlearn.connectivity.Influence` per model.
+
+    Taught in lesson 10 ("Which inputs does a forecast use?").
+    """
+
+    def __init__(self, models: Mapping[str, Any], frames: Any, sequences: Sequence[int] = (0,), input_len: int = 10):
+        where = "ConnectivityExplorer"
+        if not isinstance(models, Mapping) or not models:
+            raise InputError(f"{where}: 'models' must be a non-empty dict label → model, got {type(models).__name__}")
+        self.models = dict(models)
+        self.source = sequence_source(where, frames)
+        self.sequences = check_sequences(where, self.source, sequences)
+        first = one_sequence(self.source, self.sequences[0])
+        t_total, _, h, w = first.shape[1:]
+        if isinstance(input_len, bool) or not isinstance(input_len, int) or not 1 <= input_len < t_total:
+            raise InputError(f"{where}: 'input_len' must be an integer in 1 … {t_total - 1}, got {input_len!r}")
+        self.input_len, self.h, self.w = input_len, h, w
+        self._probes: dict[tuple[int, str], InfluenceProbe] = {}
+        with one_thread():
+            for name in self.models:  # check every model now, not at the first slider move
+                self._probe(self.sequences[0], name)
+        self.influences: dict[str, Influence] = {}
+
+        rows = 1 + len(self.models)
+        self.canvas = BlitImage((12.6, 1.2 * rows + 0.2), dpi=80)
+        fig = self.canvas.figure
+        grid = fig.add_gridspec(rows, 2, width_ratios=[input_len * (w + GAP), 1.6 * w], wspace=0.03, hspace=0.3)
+        self.mosaic_width = input_len * (w + GAP) - GAP
+        self.strips, self.sides, self.marks, self.circles, self.texts, self.side_marks = [], [], [], [], [], []
+        blank = np.full((h, self.mosaic_width), np.nan)
+        for r in range(rows):
+            ax = fig.add_subplot(grid[r, 0])
+            side = fig.add_subplot(grid[r, 1])
+            if r == 0:
+                im = ax.imshow(blank, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+                label = "inputs"
+            else:
+                cmap = __import__("matplotlib").colormaps["magma"].with_extremes(bad=(1, 1, 1, 0))
+                im = ax.imshow(blank, cmap=cmap, vmin=-DECADES, vmax=0, interpolation="nearest")
+                label = list(self.models)[r - 1]
+            self.strips.append(im)
+            self.sides.append(side.imshow(np.zeros((h, w)), cmap="gray", vmin=0, vmax=1, interpolation="nearest"))
+            for a in (ax, side):
+                a.set_xticks([])
+                a.set_yticks([])
+                for spine in a.spines.values():
+                    spine.set_visible(False)
+            ax.set_ylabel(label, fontsize=8, rotation=0, ha="right", va="center", weight="bold")
+            (mark,) = ax.plot([], [], "+", color="#00e5ff", ms=6, mew=1.2)
+            (circle,) = ax.plot([], [], "-", color="#00e5ff", lw=0.8)
+            (side_mark,) = side.plot([], [], "+", color="#ff3d00", ms=8, mew=1.5)
+            self.marks.append(mark)
+            self.circles.append(circle)
+            self.side_marks.append(side_mark)
+            if r == 0:
+                for s in range(input_len):
+                    ax.text(s * (w + GAP) + w / 2, h + 1, f"s = {s}", fontsize=7, ha="center", va="top")
+        fig.subplots_adjust(left=0.075, right=0.99, top=0.97, bottom=0.06)
+        # the frames change with the sequence and the lead time only (a layer); the maps and marks with the pixel.
+        # The read-outs are HTML beside the picture: matplotlib texts would cost more to draw than a backward pass.
+        self.canvas.layers = [[self.strips[0], *self.sides]]
+        self.canvas.animated = [*self.strips[1:], *self.marks, *self.circles, *self.side_marks]
+        self.caption = widgets.HTML()
+        self.readout = widgets.HTML()
+
+        style = {"description_width": "initial"}
+        self.sequence = widgets.Dropdown(options=self.sequences, value=self.sequences[0], description="sequence")
+        self.lead = widgets.IntSlider(1, 1, t_total - input_len, description="lead time L", style=style)
+        target = first[0, input_len, 0].numpy()
+        y0, x0 = np.unravel_index(int(np.argmax(target)), target.shape)
+        self.row = widgets.IntSlider(int(y0), 0, h - 1, description="row y", style=style)
+        self.col = widgets.IntSlider(int(x0), 0, w - 1, description="col x", style=style)
+        self._first = True
+        self._frames_key: tuple[int, int] | None = None
+        self._update_observer = self.canvas.guard(self._update)
+        for control in (self.sequence, self.lead, self.row, self.col):
+            control.observe(self._update_observer, names="value")
+        self._update_observer()
+        self.widget = widgets.VBox(
+            [widgets.HBox([self.sequence, self.lead]), widgets.HBox([self.row, self.col]), self.caption,
+             self.canvas.image, self.readout, self.canvas.error],
+            layout=widgets.Layout(align_items="flex-start"),
+        )  # fmt: skip
+
+    def _probe(self, index: int, name: str) -> InfluenceProbe:
+        key = (index, name)
+        if key not in self._probes:
+            self._probes[key] = InfluenceProbe(self.models[name], one_sequence(self.source, index), self.input_len)
+        return self._probes[key]
+
+    def _mosaic(self, maps: np.ndarray) -> np.ndarray:
+        out = np.full((self.h, self.mosaic_width), np.nan)
+        for s in range(self.input_len):
+            out[:, s * (self.w + GAP) : s * (self.w + GAP) + self.w] = maps[s]
+        return out
+
+    def _circle(self, radius: float) -> tuple[np.ndarray, np.ndarray]:
+        """A circle of ``radius`` px around the pixel on every input frame, cut at each frame's edges."""
+        a = np.linspace(0, 2 * np.pi, 49)
+        cx, cy = self.col.value + radius * np.cos(a), self.row.value + radius * np.sin(a)
+        inside = (cx >= -0.5) & (cx <= self.w - 0.5) & (cy >= -0.5) & (cy <= self.h - 0.5)
+        cx, cy = np.where(inside, cx, np.nan), np.where(inside, cy, np.nan)
+        xs = np.concatenate([np.append(cx + s * (self.w + GAP), np.nan) for s in range(self.input_len)])
+        ys = np.concatenate([np.append(cy, np.nan) for _ in range(self.input_len)])
+        return xs, ys
+
+    def _update(self) -> None:
+        index, lead, y, x = self.sequence.value, self.lead.value, self.row.value, self.col.value
+        frames_changed = self._frames_key != (index, lead)
+        lines = []
+        with one_thread():
+            for r, name in enumerate(self.models, start=1):
+                probe = self._probe(index, name)
+                inf = probe(lead, y, x)
+                self.influences[name] = inf
+                peak = inf.maps.max()
+                rel = np.log10(np.maximum(inf.maps / peak, 1e-12)) if peak > 0 else np.full_like(inf.maps, -np.inf)
+                self.strips[r].set_data(self._mosaic(np.maximum(rel, -DECADES)))  # below: the darkest colour
+                radius = inf.radius(0.9)
+                self.circles[r].set_data(*self._circle(radius))
+                if frames_changed:
+                    self.sides[r].set_data(np.clip(probe.forecast(lead)[0].detach().numpy(), 0, 1))
+                lines.append(
+                    f"<b>{html.escape(name)}</b>: last input frame {inf.share_last(1):.0%} of Σ|∂ŷ/∂x|, last 3 frames "
+                    f"{inf.share_last(3):.0%}; 90 % of it within {radius:.1f} px of the pixel; forecast {inf.value:.2f}"
+                )
+        if frames_changed:
+            seq = one_sequence(self.source, index)[0, :, 0].numpy()
+            self.strips[0].set_data(self._mosaic(seq[: self.input_len]))
+            self.sides[0].set_data(seq[self.input_len + lead - 1])
+        marks_x = [x + s * (self.w + GAP) for s in range(self.input_len)]
+        for r in range(len(self.strips)):
+            self.marks[r].set_data(marks_x, [y] * self.input_len)
+            self.side_marks[r].set_data([x], [y])
+        self.caption.value = (
+            f"<span style='font-size:90%'>sequence {index}: influence of the 10 input frames s = 0 … "
+            f"{self.input_len - 1} on forecast pixel (y, x) = ({y}, {x}) at lead {lead} (right: the truth, then each "
+            f"model's forecast). Rows: log<sub>10</sub> |∂ŷ/∂x| relative to the row's largest, {DECADES:.0f} decades "
+            "(black: that or less); circle: 90 % of the row's gradient mass.</span>"
+        )
+        self.readout.value = "<div style='font-size:90%'>" + "<br>".join(lines) + "</div>"
+        if self._first:
+            self.canvas.render()
+            self._first = False
+        else:
+            self.canvas.render_changed(0 if frames_changed else None)
+        self._frames_key = (index, lead)
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self.widget)
