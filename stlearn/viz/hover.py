@@ -36,6 +36,14 @@ _COLOURS = {
 _BASELINES = ("persistence", "optical_flow", "optical flow", "historical average")
 
 
+def _colour(name: str, label: str) -> str | None:
+    """The forecaster's colour, by registry name or by label ("PredRNN-V2" → predrnn_v2); None if it has none."""
+    for key in (name, label, label.lower().replace("-", "_").replace(" ", "_")):
+        if key in _COLOURS:
+            return _COLOURS[key]
+    return None
+
+
 def _gate_maps(trace: Any, gate: str, layer: int, step: int, sample: int) -> tuple[np.ndarray, int]:
     """(C, h, w) float array of ``gate`` from a SequenceTrace or a ModelTrace, and the input length (or None)."""
     from ..models.base import ModelTrace
@@ -221,7 +229,7 @@ def lead_time_curves(
             fig.add_trace(
                 go.Scatter(
                     x=lead, y=values, mode="lines+markers", name=label, legendgroup=label, showlegend=j == 0,
-                    line={"color": _COLOURS.get(name, _COLOURS.get(label)), "dash": "dash" if dashed else "solid",
+                    line={"color": _colour(name, label), "dash": "dash" if dashed else "solid",
                           "width": 2},
                     marker={"size": 5},
                     hovertemplate=f"{label}, lead %{{x}} {unit}: {metric} %{{y:.4g}}<extra></extra>",
@@ -267,7 +275,7 @@ def loss_curves(logs: Mapping[str, Any], *, title: str | None = None) -> Any:
     drawn = 0
     for k, (label, log) in enumerate(logs.items()):
         records = load_log(log)
-        colour = _COLOURS.get(str(label).lower().replace("-", "_"), palette[k % len(palette)])
+        colour = _colour(str(label), str(label)) or palette[k % len(palette)]
         for col, key in ((1, "loss"), (2, "val_mse_per_frame")):
             kept = [(r["iteration"], r[key]) for r in records if r.get(key) is not None]
             if not kept:
