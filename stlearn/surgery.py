@@ -7,7 +7,8 @@ the cells' ``trace`` (:class:`stlearn.cells.GateEdit`) at the chosen (step, laye
 unmodified run is the same call with ``surgery=None``, so an identity edit (scale 1, bias 0) gives
 bit-identical predictions; the models' fast ``forward`` is not involved and unchanged.
 
-The edits, for a gate or state :math:`g` of layer :math:`l` at step :math:`t` (all channels and pixels):
+The edits, for a gate or state :math:`g` of layer :math:`l` at step :math:`t` (all channels and pixels, or only
+the selected ones: see *Where* below):
 
 * ``"clamp"``: :math:`g \leftarrow v` — the computed value is replaced by the constant v, after the
   activation; every later line of the step uses v. E.g. clamping :math:`f_t` to 0 gives
@@ -22,6 +23,14 @@ The edits, for a gate or state :math:`g` of layer :math:`l` at step :math:`t` (a
 * ``"cut_zigzag"`` (PredRNN, PredRNN-V2): the same weights run with ``zigzag=False`` at every step
   and layer: layer l reads its own :math:`M^l_{t-1}` instead of :math:`M^{l-1}_t` (layer 0 instead of
   :math:`M^{L-1}_{t-1}`) — the memory no longer travels up the stack and back down.
+
+Where: by default an edit acts on every channel and pixel of :math:`g`. ``channels`` restricts it to some
+channels, ``region`` to a rectangle of the cells' grid (rows r₀ ≤ r < r₁, columns c₀ ≤ c < c₁, in grid cells
+of the patched frame: 16 × 16 for 64 × 64 frames with patch 4) or to a boolean (H, W) mask. With the selection
+:math:`S` (channels × pixels), clamp becomes :math:`g \leftarrow v` on :math:`S`, :math:`g` elsewhere; scale
+:math:`g \leftarrow s\,g` on :math:`S`; bias adds δ to the pre-activation on :math:`S` only. Outside :math:`S`
+the edited step computes what the unmodified step computes (later steps differ, as the edit's effect spreads).
+Lessons 4-6 (GateSurgery, its channel and region controls).
 
 Steps: step t reads :math:`X_t` and predicts :math:`\hat x_{t+1}`. ``"encoder"`` = the steps that
 read true frames (t < input_len), ``"forecast"`` = those that read the model's own predictions
@@ -42,6 +51,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import torch
 
 from .cells import ConvLSTMCell, GateEdit, STLSTMCell
@@ -50,7 +60,7 @@ from .models.patching import patch_frames, unpatch_frames
 
 Tensor = torch.Tensor
 
-__all__ = ["EDITS", "Surgery", "SurgeryResult", "run_surgery", "surgery_targets"]
+__all__ = ["EDITS", "Surgery", "SurgeryResult", "run_surgery", "surgery_selection", "surgery_targets"]
 
 #: the edits :class:`Surgery` knows
 EDITS = ("clamp", "bias", "scale", "zero_m", "cut_zigzag")
@@ -95,8 +105,13 @@ class Surgery:
         layers: a layer index, a sequence of them, or None for every layer.
         steps: ``"all"``, ``"encoder"`` (t < input_len), ``"forecast"`` (t ≥ input_len), a step
             number or a sequence of them.
+        channels: None (every channel), a channel index or a sequence of them (checked against the layers'
+            hidden channels when the surgery runs).
+        region: None (every pixel), a rectangle ``((r0, r1), (c0, c1))`` of grid rows r0 ≤ r < r1 and columns
+            c0 ≤ c < c1, or a boolean (H, W) mask over the grid (stored as nested tuples); checked against the
+            grid when the surgery runs.
 
-    Taught in lesson 4 ("Gate surgery").
+    Taught in lesson 4 ("Gate surgery"); channels and regions in lessons 4-6.
     """
 
     edit: str
@@ -104,6 +119,8 @@ class Surgery:
     value: float = 0.0
     layers: int | Sequence[int] | None = None
     steps: str | int | Sequence[int] = "all"
+    channels: int | Sequence[int] | None = None
+    region: Any = None
 
     def __post_init__(self) -> None:
         if self.edit not in EDITS:
@@ -117,6 +134,15 @@ class Surgery:
             raise ValueError(f"Surgery: 'value' must be a finite number, got {self.value!r}")
         if self.edit == "cut_zigzag" and (self.layers is not None or self.steps != "all"):
             raise ValueError("Surgery: 'cut_zigzag' acts on every step and layer; leave layers=None, steps='all'")
+        if self.edit == "cut_zigzag" and (self.channels is not None or self.region is not None):
+            raise ValueError("Surgery: 'cut_zigzag' reroutes the whole memory; leave channels=None, region=None")
+        object.__setattr__(self, "channels", _normalise_channels(self.channels))
+        object.__setattr__(self, "region", _normalise_region(self.region))
+
+    @property
+    def selective(self) -> bool:
+        """True when the edit acts on some channels or a region only (lessons 4-6)."""
+        return self.channels is not None or self.region is not None
 
     @property
     def target(self) -> str | None:
@@ -126,6 +152,13 @@ class Surgery:
     def describe(self) -> str:
         """The edit as one line of text, e.g. ``f ← 0 (clamp), layers [0], steps forecast``."""
         where = f"layers {'all' if self.layers is None else self.layers}, steps {self.steps}"
+        if self.channels is not None:
+            where += f", channels {list(self.channels)}"
+        if self.region is not None and not isinstance(self.region[0][0], bool):
+            (r0, r1), (c0, c1) = self.region
+            where += f", rows {r0}–{r1 - 1} × cols {c0}–{c1 - 1}"
+        elif self.region is not None:
+            where += f", {sum(map(sum, self.region))} masked grid cells"
         if self.edit == "cut_zigzag":
             return "zigzag cut: layer l reads its own M^l_{t-1} (every step and layer)"
         if self.edit == "zero_m":
@@ -138,14 +171,107 @@ class Surgery:
         return f"{what} ({self.edit}), {where}"
 
 
-class _Edit(GateEdit):
-    """The cells' hook for one :class:`Surgery` (it is only handed to the chosen steps and layers)."""
+def _normalise_channels(channels: Any) -> tuple[int, ...] | None:
+    """None, or the sorted distinct channel indices (each an int ≥ 0)."""
+    if channels is None:
+        return None
+    wanted = [channels] if isinstance(channels, (int, np.integer)) and not isinstance(channels, bool) else channels
+    if isinstance(wanted, (str, bytes)) or not isinstance(wanted, (Sequence, np.ndarray)) or len(wanted) == 0:
+        raise ValueError(f"Surgery: 'channels' must be None, a channel index or a list of them, got {channels!r}")
+    for c in wanted:
+        if isinstance(c, bool) or not isinstance(c, (int, np.integer)) or c < 0:
+            raise ValueError(f"Surgery: 'channels' must hold channel indices ≥ 0, got {c!r} in {channels!r}")
+    return tuple(sorted({int(c) for c in wanted}))
 
-    def __init__(self, kind: str, target: str, value: float) -> None:
-        self.kind, self.target, self.value = kind, target, float(value)
+
+def _normalise_region(region: Any) -> Any:
+    """None, a rectangle ((r0, r1), (c0, c1)) with 0 ≤ r0 < r1 and 0 ≤ c0 < c1, or a boolean mask as nested tuples."""
+    if region is None:
+        return None
+    expected = "None, a rectangle ((row0, row1), (col0, col1)) of grid cells, or a boolean (H, W) mask"
+    if isinstance(region, (torch.Tensor, np.ndarray)):
+        mask = region.detach().cpu().numpy() if isinstance(region, torch.Tensor) else region
+        if mask.ndim != 2 or mask.dtype != np.bool_:
+            raise ValueError(f"Surgery: 'region' must be {expected}; got an array of shape {mask.shape}, {mask.dtype}")
+        if not mask.any():
+            raise ValueError("Surgery: the 'region' mask selects no grid cell")
+        return tuple(tuple(bool(v) for v in row) for row in mask)
+    try:
+        (r0, r1), (c0, c1) = region
+    except (TypeError, ValueError):
+        raise ValueError(f"Surgery: 'region' must be {expected}, got {region!r}") from None
+    for v in (r0, r1, c0, c1):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+            raise ValueError(f"Surgery: 'region' must be {expected}; its bounds must be integers, got {region!r}")
+    if not (0 <= r0 < r1 and 0 <= c0 < c1):
+        raise ValueError(
+            f"Surgery: 'region' rows {r0}…{r1} and columns {c0}…{c1} must satisfy 0 ≤ start < stop "
+            "(rows start ≤ r < stop, like a slice)"
+        )
+    return ((int(r0), int(r1)), (int(c0), int(c1)))
+
+
+def _region_mask(where: str, region: Any, grid: tuple[int, int]) -> Tensor | None:
+    """The (H, W) boolean mask of ``region`` on a grid of ``grid`` cells (None: every pixel)."""
+    if region is None:
+        return None
+    gh, gw = grid
+    if isinstance(region[0][0], bool):
+        mask = torch.tensor(region, dtype=torch.bool)
+        if tuple(mask.shape) != (gh, gw):
+            raise ValueError(f"{where}: the 'region' mask is {tuple(mask.shape)}; the cells' grid is ({gh}, {gw})")
+        return mask
+    (r0, r1), (c0, c1) = region
+    if r1 > gh or c1 > gw:
+        raise ValueError(
+            f"{where}: 'region' rows {r0}…{r1 - 1}, columns {c0}…{c1 - 1} do not fit the cells' grid of "
+            f"{gh} × {gw} (rows 0 … {gh - 1}, columns 0 … {gw - 1})"
+        )
+    mask = torch.zeros(gh, gw, dtype=torch.bool)
+    mask[r0:r1, c0:c1] = True
+    return mask
+
+
+def surgery_selection(model: torch.nn.Module, surgery: Surgery, layer: int, grid: tuple[int, int]) -> Tensor | None:
+    """The boolean (1, C, H, W) selection of ``surgery`` in ``layer`` (None: every channel and pixel).
+
+    ``grid`` is the cells' (H, W): the frame size over the patch size. Lessons 4-6 (channel and region edits).
+    """
+    where = "run_surgery"
+    if not surgery.selective:
+        return None
+    n_ch = model.cell_list[layer].hidden_channels  # type: ignore[index]
+    sel = torch.ones(1, n_ch, *grid, dtype=torch.bool)
+    if surgery.channels is not None:
+        bad = [c for c in surgery.channels if c >= n_ch]
+        if bad:
+            raise ValueError(
+                f"{where}: channel {bad[0]} does not exist in layer {layer}; it has channels 0 … {n_ch - 1}"
+            )
+        on = torch.zeros(n_ch, dtype=torch.bool)
+        on[list(surgery.channels)] = True
+        sel &= on[None, :, None, None]
+    mask = _region_mask(where, surgery.region, grid)
+    if mask is not None:
+        sel &= mask[None, None]
+    return sel
+
+
+class _Edit(GateEdit):
+    """The cells' hook for one :class:`Surgery` (it is only handed to the chosen steps and layers).
+
+    ``select`` (a boolean (1, C, H, W) tensor, or None for everything) restricts the edit to some channels and
+    pixels; the unselected ones keep the computed value.
+    """
+
+    def __init__(self, kind: str, target: str, value: float, select: Tensor | None = None) -> None:
+        self.kind, self.target, self.value, self.select = kind, target, float(value), select
 
     def pre(self, name: str, z: Tensor) -> Tensor:
         if self.kind == "bias" and name == self.target:
+            if self.select is not None:
+                # z_g ← z_g + δ on the selection S only
+                return z + self.value * self.select.to(z.dtype)
             # z_g ← z_g + δ: the whole pre-activation of gate g moves by δ (as if its bias were b_g + δ)
             return z + self.value
         return z
@@ -154,9 +280,15 @@ class _Edit(GateEdit):
         if name != self.target:
             return value
         if self.kind == "clamp":
+            if self.select is not None:
+                # g ← v on S, g elsewhere
+                return torch.where(self.select, torch.full_like(value, self.value), value)
             # g ← v at every channel and pixel (zero_m: M^l_t ← 0)
             return torch.full_like(value, self.value)
         if self.kind == "scale":
+            if self.select is not None:
+                # g ← s·g on S, g elsewhere
+                return torch.where(self.select, value * self.value, value)
             # g ← s·g
             return value * self.value
         return value
@@ -165,13 +297,13 @@ class _Edit(GateEdit):
 class _SurgeryTracer(_Tracer):
     """Every (step, layer) on the trace path; the edit goes to the chosen ones only."""
 
-    def __init__(self, n_steps: int, n_layers: int, edit: GateEdit | None, steps: frozenset, layers: frozenset):
+    def __init__(self, n_steps: int, n_layers: int, edits: dict[int, GateEdit], steps: frozenset, layers: frozenset):
         super().__init__("run_surgery", TraceSpec(), n_steps, n_layers)
-        self.edit, self.edit_steps, self.edit_layers = edit, steps, layers
+        self.edits, self.edit_steps, self.edit_layers = edits, steps, layers
 
     def call(self, t: int, layer: int, cell: torch.nn.Module, *args: Any) -> Any:
         chosen = t in self.edit_steps and layer in self.edit_layers
-        out, record = cell.trace(*args, edit=self.edit if chosen else None)  # type: ignore[operator]
+        out, record = cell.trace(*args, edit=self.edits.get(layer) if chosen else None)  # type: ignore[operator]
         self.records[(t, layer)] = record
         return out
 
@@ -325,20 +457,25 @@ def run_surgery(
     if isinstance(input_len, bool) or not isinstance(input_len, int) or not 1 <= input_len < total_len:
         raise ValueError(f"{where}: 'input_len' must satisfy 1 ≤ input_len < T = {total_len}, got {input_len!r}")
     n_steps, n_layers = total_len - 1, model.num_layers
-    edit, steps, layers, cut = None, frozenset(), frozenset(), False
+    edits: dict[int, GateEdit] = {}
+    steps, layers, cut = frozenset(), frozenset(), False
     if surgery is not None:
         _check_surgery(where, model, surgery)
         steps = _resolve_steps(where, surgery.steps, n_steps, input_len)
         layers = _resolve_layers(where, surgery.layers, n_layers)
         cut = surgery.edit == "cut_zigzag"
         if not cut:
-            edit = _Edit("clamp" if surgery.edit == "zero_m" else surgery.edit, surgery.target, surgery.value)
+            grid = (frames.shape[-2] // model.patch_size, frames.shape[-1] // model.patch_size)
+            kind = "clamp" if surgery.edit == "zero_m" else surgery.edit
+            for k in layers:
+                sel = surgery_selection(model, surgery, k, grid)
+                edits[k] = _Edit(kind, surgery.target, surgery.value, sel)  # type: ignore[arg-type]
     start = 0
     if baseline is not None:
         resume = _check_baseline(where, baseline, model, frames, input_len)
         # steps before the edit's first step compute exactly what the unmodified run computed
         start = 0 if cut else min(steps, default=n_steps)
-    tracer = _SurgeryTracer(n_steps, n_layers, edit, steps, layers)
+    tracer = _SurgeryTracer(n_steps, n_layers, edits, steps, layers)
     p = model.patch_size
     was_training, zigzag = model.training, getattr(model, "zigzag", None)
     model.eval()
