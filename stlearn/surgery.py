@@ -469,7 +469,8 @@ def run_surgery(
             kind = "clamp" if surgery.edit == "zero_m" else surgery.edit
             for k in layers:
                 sel = surgery_selection(model, surgery, k, grid)
-                edits[k] = _Edit(kind, surgery.target, surgery.value, sel)  # type: ignore[arg-type]
+                value = 0.0 if surgery.edit == "zero_m" else surgery.value  # zero_m: M ← 0 whatever 'value' says
+                edits[k] = _Edit(kind, surgery.target, value, sel)  # type: ignore[arg-type]
     start = 0
     if baseline is not None:
         resume = _check_baseline(where, baseline, model, frames, input_len)

@@ -139,6 +139,12 @@ def test_resuming_a_selective_edit_gives_the_full_rollout(convlstm, frames):
     assert torch.equal(full.predictions, resumed.predictions)
 
 
+def test_zero_m_zeroes_m_whatever_value_says(predrnn, frames):
+    # GateSurgery's value slider sits at 1 while "zero M" is chosen: M must still become 0, not 1
+    out = run_surgery(predrnn, frames, Surgery("zero_m", value=1.0, layers=1, steps=[STEP]), input_len=INPUT_LEN)
+    assert torch.all(out.trace[STEP, 1].m == 0)
+
+
 def test_describe_names_the_selection():
     s = Surgery("clamp", "f", 0.0, layers=0, steps="forecast", channels=[3], region=((4, 8), (2, 6)))
     assert "channels [3]" in s.describe() and "rows 4–7 × cols 2–5" in s.describe()

@@ -3,7 +3,7 @@
 * :mod:`~stlearn.viz.frames` — frame strips, patch channels, the dBZ colour map (lessons 1, 3, 9);
 * :mod:`~stlearn.viz.heatmaps` — gate heatmap grids with colour bars and shapes in the titles (lessons 2, 3);
 * :mod:`~stlearn.viz.diagram` — the ConvLSTM cell (lesson 3) and the ST-LSTM cell (lesson 5) drawn once,
-  one gate in focus at a time;
+  one gate in focus at a time (``gate_in_focus``: the real shapes written on it, lessons 3 and 5);
 * :mod:`~stlearn.viz.training` — loss curves and what each rollout step reads (lesson 4);
 * :mod:`~stlearn.viz.decoupling` — |cos(ΔC, ΔM)| histograms and sampling masks (lesson 7);
 * :mod:`~stlearn.viz.zigzag` — PredRNN's stack as a layers × steps grid with the paths of M and C (lesson 6);
@@ -12,7 +12,7 @@
 """
 
 from .decoupling import cosine_histograms, sampling_mask_grid
-from .diagram import CELL_PARTS, ST_CELL_PARTS, draw_convlstm_cell, draw_stlstm_cell, focus_cell
+from .diagram import CELL_PARTS, ST_CELL_PARTS, draw_convlstm_cell, draw_stlstm_cell, focus_cell, gate_in_focus
 from .frames import as_pixels, dbz, frame_strip, patch_channels_figure, radar_colormap
 from .heatmaps import GATE_STYLE, gate_grid, gate_limits
 from .hover import gate_map_hover, lead_time_curves, loss_curves
@@ -33,6 +33,7 @@ __all__ = [
     "focus_cell",
     "frame_strip",
     "gate_grid",
+    "gate_in_focus",
     "gate_limits",
     "gate_map_hover",
     "lead_time_curves",

@@ -22,7 +22,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["CELL_PARTS", "ST_CELL_PARTS", "CellDrawing", "draw_convlstm_cell", "draw_stlstm_cell", "focus_cell"]
+__all__ = [
+    "CELL_PARTS",
+    "ST_CELL_PARTS",
+    "CellDrawing",
+    "draw_convlstm_cell",
+    "draw_stlstm_cell",
+    "focus_cell",
+    "gate_in_focus",
+]
 
 #: the parts that can be in focus (the trace record's field names) and their colours
 CELL_PARTS: dict[str, str] = {
@@ -58,6 +66,8 @@ class CellDrawing:
     items: list[tuple[Any, frozenset[str], str]] = field(default_factory=list)
     focus: str | None = None
     parts: dict[str, str] = field(default_factory=lambda: dict(CELL_PARTS))
+    #: where a tensor's shape can be written: name → (x, y, horizontal alignment, tags) (:func:`gate_in_focus`)
+    anchors: dict[str, tuple[float, float, str, frozenset[str]]] = field(default_factory=dict)
 
 
 def draw_convlstm_cell(ax: Any, focus: str | None = None, peephole: bool = True) -> CellDrawing:
@@ -168,6 +178,18 @@ def draw_convlstm_cell(ax: Any, focus: str | None = None, peephole: bool = True)
         arrow((1.5, 5.0), (3.2, 2.9), {"i"}, dashed=True)
         arrow((6.0, 5.0), (6.7, 2.9), {"o"}, dashed=True)
         label(0.95, 3.6, "peep-\nholes", {"f", "i", "o"}, fontsize=7)
+    # where gate_in_focus writes the shapes: next to each tensor's label (a gate's only when it is in focus)
+    d.anchors.update({
+        "x": (1.75, -0.15, "left", frozenset(gates)),
+        "h_prev": (0.7, 0.42, "right", frozenset(gates)),
+        "c_prev": (0.7, 5.42, "right", frozenset({"f", "c", "i"})),
+        "f": (2.85, 1.72, "left", frozenset({"f"})),
+        "i": (3.95, 1.72, "left", frozenset({"i"})),
+        "c_tilde": (5.1, 1.72, "left", frozenset({"c_tilde"})),
+        "o": (7.35, 1.72, "left", frozenset({"o", "h"})),
+        "c": (9.55, 4.58, "left", frozenset({"c", "h"})),
+        "h": (9.55, 0.38, "left", frozenset({"h"})),
+    })  # fmt: skip
     focus_cell(d, focus)
     return d
 
@@ -318,6 +340,27 @@ def draw_stlstm_cell(ax: Any, focus: str | None = None) -> CellDrawing:
     pen.arrow((8.4, y_g), (9.38, y_g), {"o", "h"})
     pen.arrow((9.82, y_g), (11.0, y_g), {"h"})
     pen.label(11.05, y_g, r"$H^l_t$", {"h"}, va="center")
+    # where gate_in_focus writes the shapes: next to each tensor's label (the primed gates' under their boxes)
+    x_in = (y_in + y_inm) / 2
+    d.anchors.update({
+        "c_prev": (0.95, y_c - 0.42, "right", frozenset({"f", "c"})),
+        "m_in": (0.95, y_m - 0.4, "right", frozenset(spatial | {"m"})),
+        "h_prev": (0.95, y_in + 0.36, "right", frozenset(temporal | {"o"})),
+        "x": (0.95, x_in - 0.36, "right", frozenset(temporal | spatial | {"o"})),
+        "f": (2.0, y_g + 0.52, "left", frozenset({"f"})),
+        "i": (3.1, y_g + 0.52, "left", frozenset({"i"})),
+        "g": (4.15, y_g + 0.52, "left", frozenset({"g"})),
+        "f_prime": (2.0, y_gm - 0.52, "left", frozenset({"f_prime"})),
+        "i_prime": (3.1, y_gm - 0.52, "left", frozenset({"i_prime"})),
+        "g_prime": (4.15, y_gm - 0.52, "left", frozenset({"g_prime"})),
+        "o": (7.6, y_g + 0.52, "left", frozenset({"o", "h"})),
+        "w_co": (7.45, y_in - 0.75, "left", frozenset({"o"})),
+        "cm": (6.4, y_cat - 0.52, "center", frozenset({"o", "h"})),
+        "w_1x1": (8.75, y_cat + 0.36, "center", frozenset({"h"})),
+        "c": (11.05, y_c - 0.42, "left", frozenset({"c", "o", "h"})),
+        "m": (11.05, y_m + 0.42, "left", frozenset({"m", "o", "h"})),
+        "h": (11.05, y_g - 0.42, "left", frozenset({"h"})),
+    })  # fmt: skip
     focus_cell(d, focus)
     return d
 
@@ -345,6 +388,82 @@ def focus_cell(drawing: CellDrawing, focus: str | None) -> CellDrawing:
             artist.set_color(colour)
             artist.set_linewidth(2.2 if on and focus is not None else 1.2)
     return drawing
+
+
+#: the names of the parts, as the lessons write them (titles of :func:`gate_in_focus`)
+PART_NAMES = {
+    "convlstm": {"i": "input gate $i_t$", "f": "forget gate $f_t$", "c_tilde": r"candidate $\tilde C_t$",
+                 "c": "cell update $C_t$", "o": "output gate $o_t$", "h": "hidden state $H_t$"},
+    "stlstm": {"i": "input gate $i_t$", "f": "forget gate $f_t$", "g": "candidate $g_t$",
+               "i_prime": "spatial input gate $i'_t$", "f_prime": "spatial forget gate $f'_t$",
+               "g_prime": "spatial candidate $g'_t$", "m": "spatiotemporal memory $M^l_t$",
+               "c": "temporal memory $C^l_t$", "o": "output gate $o_t$",
+               "h": r"the $1\times1$ fusion: hidden state $H^l_t$"},
+}  # fmt: skip
+
+
+def _shape_text(where: str, name: str, value: Any) -> str:
+    """``(1, 32, 16, 16)`` for a tensor, array or shape tuple."""
+    shape = getattr(value, "shape", value)
+    try:
+        dims = tuple(int(v) for v in shape)
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"{where}: shapes[{name!r}] must be a tensor, an array or a shape tuple, got {value!r}"
+        ) from None
+    return "(" + ", ".join(map(str, dims)) + ")"
+
+
+def gate_in_focus(ax: Any, part: str, shapes: dict[str, Any] | None = None, *, cell: str = "convlstm",
+                  title: str | None = None, peephole: bool = True) -> Any:  # fmt: skip
+    """The cell diagram with one part in focus, the rest faded, and the real shapes of that part written on it.
+
+    One call opens each gate section of lesson 3 (ConvLSTM: ``"i"``, ``"f"``, ``"c_tilde"``, ``"c"``, ``"o"``,
+    ``"h"``) and of lesson 5 (ST-LSTM, ``cell="stlstm"``: ``"i_prime"``, ``"f_prime"``, ``"g_prime"``, ``"m"``,
+    ``"o"``, and ``"h"`` for the 1×1 fusion).
+
+    Args:
+        ax: a matplotlib Axes to draw on, or None for a new figure.
+        part: the part in focus (:data:`CELL_PARTS`, or :data:`ST_CELL_PARTS` for ``cell="stlstm"``).
+        shapes: tensors (or shapes) from the lesson's real pass, by name: the trace record's fields (``"i"``,
+            ``"f"``, …, ``"c"``, ``"h"``) and the inputs ``"x"`` (X_t), ``"h_prev"``, ``"c_prev"``; for the
+            ST-LSTM also ``"m_in"`` (M^{l-1}_t), ``"cm"`` ([C, M]), ``"w_co"`` and ``"w_1x1"``. The shapes of the
+            tensors the part in focus reads or writes are written beside their labels, in its colour.
+        cell: ``"convlstm"`` (lesson 3) or ``"stlstm"`` (lesson 5).
+        title: the title (default: the part's name).
+        peephole: draw the ConvLSTM's peepholes (lesson 3's model has them).
+
+    Returns:
+        The figure. Lessons 3 and 5 (each gate section opens with it).
+    """
+    where = "gate_in_focus"
+    if cell not in PART_NAMES:
+        raise ValueError(f"{where}: 'cell' must be 'convlstm' (lesson 3) or 'stlstm' (lesson 5), got {cell!r}")
+    parts = CELL_PARTS if cell == "convlstm" else ST_CELL_PARTS
+    if part not in parts:
+        raise ValueError(f"{where}: 'part' of the {cell} cell must be one of {list(parts)}, got {part!r}")
+    if ax is None:
+        import matplotlib.pyplot as plt
+
+        fig, ax = plt.subplots(figsize=(7.4, 4.3) if cell == "convlstm" else (7.4, 5.4))
+    else:
+        fig = ax.figure
+    d = draw_convlstm_cell(ax, part, peephole=peephole) if cell == "convlstm" else draw_stlstm_cell(ax, part)
+    shapes = dict(shapes or {})
+    unknown = sorted(set(shapes) - set(d.anchors))
+    if unknown:
+        raise ValueError(f"{where}: no place for the shape of {unknown} on the {cell} cell; it takes {list(d.anchors)}")
+    colour = parts[part]
+    for name, value in shapes.items():
+        x, y, ha, tags = d.anchors[name]
+        if part not in tags:
+            continue  # a tensor the part in focus does not read or write: faded, no shape
+        ax.text(x, y, _shape_text(where, name, value), ha=ha, va="center", fontsize=7.5, color=colour, zorder=4,
+                family="monospace", bbox={"fc": "white", "ec": "none", "alpha": 0.85, "pad": 0.4})  # fmt: skip
+    lo, hi = ax.get_xlim()
+    ax.set_xlim(lo - 1.3, hi + 1.2)  # room for the shapes beside the outer labels
+    ax.set_title(title if title is not None else f"{PART_NAMES[cell][part]} in focus", fontsize=10)
+    return fig
 
 
 def _tint(hex_colour: str, amount: float = 0.82) -> tuple[float, float, float]:

@@ -10,6 +10,7 @@ from typing import Any
 import ipywidgets as widgets
 import numpy as np
 import torch
+from matplotlib.collections import LineCollection
 from matplotlib.ticker import MaxNLocator
 
 from .. import metrics
@@ -17,6 +18,7 @@ from ..surgery import Surgery, run_surgery, surgery_targets
 from ._strips import (
     BlitImage,
     FrameStrip,
+    FrameStyle,
     check_sequences,
     frame_style,
     one_sequence,
@@ -52,6 +54,13 @@ EQUATIONS = {
 }
 
 
+def _cmap(name: str) -> Any:
+    """A colour map whose NaN (the gaps of a strip) is transparent."""
+    import matplotlib
+
+    return matplotlib.colormaps[name].with_extremes(bad=(0.0, 0.0, 0.0, 0.0))
+
+
 def error_scale(worst: float, current: float | None = None) -> float:
     """The top of the error axis: the smallest of 100, 200, 400, … at or above ``worst``.
 
@@ -66,14 +75,19 @@ def error_scale(worst: float, current: float | None = None) -> float:
 
 
 class GateSurgery:
-    """Sequence, edit, gate, layer, steps and value controls; modified forecast beside the unmodified one.
+    """Sequence, edit, gate, layer, steps, value, channel and region controls; the edited gate beside the forecast.
 
     The figure shows the true future frames, the unmodified forecast and the modified one as frame
-    strips (MSE per frame under each), and below them the MSE per frame of both against the lead
-    time. The text line gives the edit's equation and the change of the mean MSE per frame and of
-    the mean SSIM over the forecast. The unmodified run is computed once per sequence (cached); each
-    change of a control runs the edited model once (:func:`stlearn.surgery.run_surgery`) — the value
-    slider updates when released.
+    strips (MSE per frame under each); under them the edited gate's map at the step that made each
+    forecast frame, unmodified and modified (cause beside effect: the chosen channel, or the mean over
+    the channels; the number under each map is the gate's mean over the edited channels and region),
+    with the region outlined; and at the bottom the MSE per frame of both against the lead time. The
+    text lines give the edit's equation, what it did to the gate inside and outside the selection, and
+    the change of the mean MSE per frame and of the mean SSIM over the forecast. The edit acts on all
+    channels or one (``channel``), everywhere or on a rectangle of the grid (``where`` = "a region", then
+    the ``rows`` and ``cols`` range sliders). The unmodified run is computed once per sequence (cached);
+    each change of a control runs the edited model once (:func:`stlearn.surgery.run_surgery`) — the
+    sliders update when released.
 
     Args:
         model: a ConvLSTM, PredRNN or PredRNN-V2 (``zero M`` and ``cut the zigzag`` appear for PredRNN).
@@ -81,13 +95,17 @@ class GateSurgery:
         sequences: the indices offered in the sequence picker.
         input_len: input frames; steps t ≥ input_len read the model's own predictions.
         kind: ``"moving_digits"`` (grey) or ``"radar"`` (dBZ colours); ``cmap`` overrides the grey.
+        edit, gate: the edit and gate chosen at the start (``"clamp"`` of ``"f"`` unless given; lesson 5 starts
+            on a primed gate, lesson 6 on ``"zero_m"``).
 
-    ``surgery.gate.value = "f"``, ``surgery.value.value = 0.0`` etc. from Python do what the mouse
-    does. Lesson 4 ("Gate surgery"); lessons 5-7 reuse it on PredRNN's memories.
+    ``surgery.gate.value = "f"``, ``surgery.value.value = 0.0``, ``surgery.where.value = "region"``,
+    ``surgery.rows.value = (4, 11)`` etc. from Python do what the mouse does. Lesson 4 ("Gate surgery");
+    lessons 5 and 6 use it on PredRNN's primed gates, its memory M and the zigzag.
     """
 
     def __init__(self, model: torch.nn.Module, frames: Any, sequences: Sequence[int] = (0, 1, 2, 3), *,
-                 input_len: int = 10, kind: str = "moving_digits", cmap: Any = None) -> None:  # fmt: skip
+                 input_len: int = 10, kind: str = "moving_digits", cmap: Any = None, edit: str = "clamp",
+                 gate: str = "f") -> None:  # fmt: skip
         where = "GateSurgery"
         self.model = model
         self.targets = surgery_targets(model)  # TypeError for models without ConvLSTM / ST-LSTM cells
@@ -95,6 +113,11 @@ class GateSurgery:
         seqs = check_sequences(where, self.source, sequences)
         self.style = frame_style(where, kind, cmap)
         self.input_len = int(input_len)
+        edits = ["clamp", "bias", "scale"] + (["zero_m", "cut_zigzag"] if hasattr(model, "zigzag") else [])
+        if edit not in edits:
+            raise ValueError(f"{where}: 'edit' must be one of {edits} for {type(model).__name__}, got {edit!r}")
+        if gate not in self.targets:
+            raise ValueError(f"{where}: 'gate' must be one of {list(self.targets)}, got {gate!r}")
         self._cache: dict[int, dict[str, Any]] = {}
         self.runs = 0  # model passes so far (unmodified ones included)
         self._hold = False
@@ -102,13 +125,12 @@ class GateSurgery:
         first = self.baseline_of(seqs[0])
         row = widgets.Layout(width="300px")
         desc = {"description_width": "72px"}
-        edits = ["clamp", "bias", "scale"] + (["zero_m", "cut_zigzag"] if hasattr(model, "zigzag") else [])
         gate_options = [(TARGET_LABELS[g], g) for g in self.targets]
         self.sequence = widgets.Dropdown(options=[(f"sequence {k}", k) for k in seqs], value=seqs[0],
                                          description="sequence", layout=row, style=desc)  # fmt: skip
-        self.edit = widgets.Dropdown(options=[(EDIT_LABELS[e], e) for e in edits], value="clamp",
+        self.edit = widgets.Dropdown(options=[(EDIT_LABELS[e], e) for e in edits], value=edit,
                                      description="edit", layout=row, style=desc)  # fmt: skip
-        self.gate = widgets.Dropdown(options=gate_options, value="f", description="gate", layout=row, style=desc)
+        self.gate = widgets.Dropdown(options=gate_options, value=gate, description="gate", layout=row, style=desc)
         layers = [("all layers", -1)] + [(f"layer {k}", k) for k in range(model.num_layers)]
         self.layer = widgets.Dropdown(options=layers, value=0, description="layer", layout=row, style=desc)
         self.steps = widgets.Dropdown(
@@ -118,24 +140,40 @@ class GateSurgery:
         )  # fmt: skip
         self.value = widgets.FloatSlider(value=0.0, min=0.0, max=1.0, step=0.05, description="v",
                                          continuous_update=False, layout=row, style=desc)  # fmt: skip
+        # where the edit acts: all channels or one; the whole grid or a rectangle of it (rows × cols, grid cells)
+        self.grid = (first["frames"].shape[1] // model.patch_size, first["frames"].shape[2] // model.patch_size)
+        n_ch = min(c.hidden_channels for c in model.cell_list)
+        self.channel = widgets.Dropdown(options=[("all channels", -1)] + [(f"channel {k}", k) for k in range(n_ch)],
+                                        value=-1, description="channel", layout=row, style=desc)  # fmt: skip
+        self.where = widgets.Dropdown(options=[("everywhere", "all"), ("a region (rows × cols)", "region")],
+                                      value="all", description="where", layout=row, style=desc)  # fmt: skip
+        gh, gw = self.grid
+        self.rows = widgets.IntRangeSlider(value=(gh // 4, (3 * gh) // 4 - 1), min=0, max=gh - 1, description="rows",
+                                           continuous_update=False, layout=row, style=desc)  # fmt: skip
+        self.cols = widgets.IntRangeSlider(value=(gw // 4, (3 * gw) // 4 - 1), min=0, max=gw - 1, description="cols",
+                                           continuous_update=False, layout=row, style=desc)  # fmt: skip
+        self.region_box = widgets.VBox([], layout=widgets.Layout(min_width="310px"))
         self.equation = widgets.HTML()
+        self.cause = widgets.HTML()
         self.summary = widgets.HTML()
         self._build_figure(first)
         guard = self.canvas.guard
         self.sequence.observe(guard(self._update), names="value")
         self.edit.observe(guard(self._on_edit), names="value")
         self.gate.observe(guard(self._on_edit), names="value")
-        for control in (self.layer, self.steps, self.value):
+        self.where.observe(guard(self._on_where), names="value")
+        for control in (self.layer, self.steps, self.value, self.channel, self.rows, self.cols):
             control.observe(guard(self._update), names="value")
         guard(self._on_edit)()
         column = widgets.Layout(min_width="310px")
         controls = widgets.HBox(
             [widgets.VBox([self.sequence, self.edit, self.gate], layout=column),
-             widgets.VBox([self.layer, self.steps, self.value], layout=column)],
+             widgets.VBox([self.layer, self.steps, self.value], layout=column),
+             widgets.VBox([self.channel, self.where], layout=column), self.region_box],
             layout=widgets.Layout(flex_flow="row wrap"),
         )  # fmt: skip
         self.widget = widgets.VBox(
-            [controls, self.equation, self.summary, self.canvas.error, self.canvas.image],
+            [controls, self.equation, self.cause, self.summary, self.canvas.error, self.canvas.image],
             layout=widgets.Layout(align_items="flex-start"),
         )
 
@@ -162,6 +200,13 @@ class GateSurgery:
             "ssim": metrics.ssim(p, target, reduction="lead").numpy(),
         }
 
+    def region(self) -> tuple[tuple[int, int], tuple[int, int]] | None:
+        """The rectangle of the grid the controls select, ``((r0, r1), (c0, c1))`` (stop excluded), or None."""
+        if self.where.value != "region":
+            return None
+        (r0, r1), (c0, c1) = self.rows.value, self.cols.value
+        return ((r0, r1 + 1), (c0, c1 + 1))  # the sliders include their upper end
+
     def current_surgery(self) -> Surgery:
         """The :class:`~stlearn.surgery.Surgery` the controls describe."""
         edit = self.edit.value
@@ -169,10 +214,13 @@ class GateSurgery:
             return Surgery("cut_zigzag")
         layers = None if self.layer.value == -1 else self.layer.value
         gate = None if edit == "zero_m" else self.gate.value
-        return Surgery(edit, gate, float(self.value.value), layers=layers, steps=self.steps.value)
+        channels = None if self.channel.value == -1 else [self.channel.value]
+        value = 0.0 if edit == "zero_m" else float(self.value.value)  # zero M takes no value
+        return Surgery(edit, gate, value, layers=layers, steps=self.steps.value,
+                       channels=channels, region=self.region())  # fmt: skip
 
     def modified(self) -> dict[str, Any]:
-        """The edited forecast of the current sequence with its scores (one model pass).
+        """The edited forecast of the current sequence with its scores and its trace (one model pass).
 
         The steps before the edit's first step are resumed from the cached unmodified run (a forecast
         edit re-runs only the forecast steps; the result is the same as the full edited rollout).
@@ -181,20 +229,55 @@ class GateSurgery:
         with one_thread():
             out = run_surgery(self.model, base["x"], self.current_surgery(), self.input_len, baseline=base["run"])
         self.runs += 1
-        return self._scores(out.predictions, base["x"])
+        return {**self._scores(out.predictions, base["x"]), "run": out}
+
+    def shown_gate(self) -> tuple[str, int]:
+        """The gate (or state) the gate rows show and its layer: the edited one (M for the zigzag edits)."""
+        target = self.current_surgery().target or "m"
+        return target, (0 if self.layer.value == -1 or self.edit.value == "cut_zigzag" else self.layer.value)
+
+    def gate_maps(self, run: Any) -> tuple[np.ndarray, np.ndarray]:
+        """The shown gate at the steps that made the forecast frames (input_len − 1 … T − 2), from ``run``'s trace.
+
+        Returns the maps (n, H, W) on the grid — the chosen channel, or the mean over the channels — and the
+        gate's mean over the edited channels and region per step (n,).
+        """
+        gate, layer = self.shown_gate()
+        steps = range(self.input_len - 1, self.input_len - 1 + self._t_out)
+        g = torch.stack([getattr(run.trace.records[(t, layer)], gate)[0] for t in steps])  # (n, C, H, W)
+        ch = self.channel.value if self.edit.value != "cut_zigzag" else -1
+        maps = g.mean(1) if ch == -1 else g[:, ch]
+        sel = g if ch == -1 else g[:, ch : ch + 1]
+        region = self.region() if self.edit.value != "cut_zigzag" else None
+        if region is not None:
+            (r0, r1), (c0, c1) = region
+            sel = sel[:, :, r0:r1, c0:c1]
+        return maps.numpy(), sel.mean(dim=(1, 2, 3)).numpy()
 
     # -- drawing -------------------------------------------------------------------------------
 
     def _build_figure(self, first: dict[str, Any]) -> None:
         t_out = first["pred"].shape[0]
+        self._t_out = t_out
         shape = first["frames"].shape[1:]
-        self.canvas = BlitImage((9.0, 5.6))
+        self.canvas = BlitImage((9.0, 7.6))
         fig = self.canvas.figure
         self.strips = {}
         for r, label in enumerate(("ground truth", "unmodified", "modified")):
-            ax = fig.add_axes((0.13, 0.84 - r * 0.17, 0.85, 0.13))
+            ax = fig.add_axes((0.13, 0.885 - r * 0.125, 0.85, 0.095))
             self.strips[label] = FrameStrip(ax, self.style, t_out, shape, label, animated=label == "modified")
-        self.ax_err = fig.add_axes((0.13, 0.08, 0.6, 0.28))
+        # the edited gate's maps under the forecast frames they made (upsampled to the frame size: same columns)
+        self.gate_style = FrameStyle("gate", _cmap("viridis"), None, 0.0, 1.0)
+        self.gate_strips = {}
+        for r, label in enumerate(("unmodified", "modified")):
+            ax = fig.add_axes((0.13, 0.51 - r * 0.125, 0.85, 0.095))
+            self.gate_strips[label] = FrameStrip(ax, self.gate_style, t_out, shape, f"gate,\n{label}", animated=True)
+        self.outlines = [LineCollection([], colors="#ff3030", linewidths=1.2, animated=True)
+                         for _ in range(3)]  # fmt: skip
+        for outline, ax in zip(self.outlines, (self.strips["modified"].ax, *(g.ax for g in self.gate_strips.values())),
+                               strict=True):  # fmt: skip
+            ax.add_collection(outline, autolim=False)
+        self.ax_err = fig.add_axes((0.13, 0.07, 0.6, 0.22))
         lead = np.arange(1, t_out + 1)
         self.line_base = self.ax_err.plot(lead, np.zeros(t_out), marker="o", ms=3, color="#1f77b4",
                                           label="unmodified")[0]  # fmt: skip
@@ -208,14 +291,15 @@ class GateSurgery:
         truth.set(first["frames"][self.input_len :], [f"t={self.input_len + t}" for t in range(t_out)])
         for text in truth.texts:
             text.set_animated(False)
-        self.canvas.animated = [*self.strips["modified"].artists, self.line_mod]
+        self.canvas.animated = [*self.strips["modified"].artists, *self.gate_strips["unmodified"].artists,
+                                *self.gate_strips["modified"].artists, *self.outlines, self.line_mod]  # fmt: skip
         self.canvas.layers = [[truth.image, *self.strips["unmodified"].artists],
                               [self.ax_err.yaxis, self.line_base]]  # fmt: skip
         self.ax_err.set_xticks(lead)
         self.ax_err.tick_params(labelsize=7)
         self.ax_err.set_xlabel("lead time (frames after the last input)", fontsize=8)
         # the y label is placed once (an axis label moves with the width of the tick labels: every new scale)
-        fig.text(0.075, 0.22, "MSE per frame", fontsize=8, rotation=90, ha="center", va="center")
+        fig.text(0.075, 0.18, "MSE per frame", fontsize=8, rotation=90, ha="center", va="center")
         self.ax_err.yaxis.set_major_locator(MaxNLocator(4))
         self.ax_err.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
         self.ax_err.set_title("error per lead time (lower is better)", fontsize=9)
@@ -253,6 +337,13 @@ class GateSurgery:
             self.value.disabled = edit in ("zero_m", "cut_zigzag")
             self.gate.disabled = edit in ("zero_m", "cut_zigzag")
             self.layer.disabled = self.steps.disabled = edit == "cut_zigzag"
+            self.channel.disabled = self.where.disabled = edit == "cut_zigzag"
+            self.rows.disabled = self.cols.disabled = edit == "cut_zigzag"
+        self._update()
+
+    def _on_where(self) -> None:
+        # the row and column sliders are there only while a region is chosen
+        self.region_box.children = [self.rows, self.cols] if self.where.value == "region" else []
         self._update()
 
     def _update(self) -> None:
@@ -268,6 +359,7 @@ class GateSurgery:
         mod = self.modified()
         self.strips["modified"].set(mod["pred"], [f"MSE {v:.0f}" for v in mod["mse"]])
         self.line_mod.set_ydata(mod["mse"])
+        self._draw_gates(base["run"], mod["run"])
         # the error axis on a coarse scale (100, 200, 400, ...): a new sequence redraws the other two strips
         # (layer 0) and all after it, a new scale the y axis and the unmodified line (layer 1), an edit only the rest
         worst = 1.1 * max(float(base["mse"].max()), float(mod["mse"].max()), 1.0)
@@ -279,6 +371,7 @@ class GateSurgery:
         g = TARGET_LABELS.get(surgery.target or "", "")
         eq = EQUATIONS[surgery.edit].format(g=g.split(" ")[-1] if g else "g")
         self.equation.value = f"<b>edit:</b> {html.escape(surgery.describe())}<br><b>equation:</b> {html.escape(eq)}"
+        self.cause.value = self._cause_text()
         d_mse = mod["mse"].mean() - base["mse"].mean()
         d_ssim = mod["ssim"].mean() - base["ssim"].mean()
         self.summary.value = (
@@ -287,6 +380,55 @@ class GateSurgery:
             f"over the {len(base['mse'])} forecast frames of sequence {self.sequence.value}"
         )
         self.canvas.render_changed(0 if full else 1 if rescaled else None)
+
+    def _draw_gates(self, base_run: Any, mod_run: Any) -> None:
+        """The gate rows: the shown gate per forecast step, unmodified and modified, and the region outlines."""
+        gate, layer = self.shown_gate()
+        p = self.model.patch_size
+        (m_base, s_base), (m_mod, s_mod) = self.gate_maps(base_run), self.gate_maps(mod_run)
+        kind = self.targets[gate]
+        if kind == "state":  # unbounded: a symmetric scale from the unmodified maps
+            top = max(float(np.abs(m_base).max()), 1e-6)
+            cmap, low, high = "RdBu_r", -top, top
+        else:
+            cmap, low, high = ("viridis", *kind) if kind[0] == 0.0 else ("RdBu_r", *kind)
+        for label, maps, means in (("unmodified", m_base, s_base), ("modified", m_mod, s_mod)):
+            strip = self.gate_strips[label]
+            strip.image.set_cmap(_cmap(cmap))
+            strip.image.set_clim(low, high)
+            strip.set(np.kron(maps, np.ones((p, p))), [f"{v:.2f}" for v in means])  # each grid cell: p × p pixels
+        # the edited region, outlined in every frame of the modified forecast and the gate rows
+        region = self.region() if self.edit.value != "cut_zigzag" else None
+        segments = []
+        if region is not None:
+            (r0, r1), (c0, c1) = region
+            w = self.strips["modified"].shape[1]
+            y0, y1 = r0 * p - 0.5, r1 * p - 0.5
+            for k in range(self._t_out):
+                x0, x1 = k * (w + FrameStrip.GAP) + c0 * p - 0.5, k * (w + FrameStrip.GAP) + c1 * p - 0.5
+                segments.append([(x0, y0), (x1, y0), (x1, y1), (x0, y1), (x0, y0)])
+        for outline in self.outlines:
+            outline.set_segments(segments)
+        self._gate_means = (s_base, s_mod, gate, layer, low, high)
+
+    def _cause_text(self) -> str:
+        """What the edit did to the gate it edited: its mean over the selection at the edited forecast steps."""
+        s_base, s_mod, gate, layer, low, high = self._gate_means
+        surgery = self.current_surgery()
+        label = html.escape(TARGET_LABELS.get(gate, gate))
+        where = "all channels" if self.channel.value == -1 or surgery.edit == "cut_zigzag" else (
+            f"channel {self.channel.value}")  # fmt: skip
+        region = self.region() if surgery.edit != "cut_zigzag" else None
+        if region is not None:
+            (r0, r1), (c0, c1) = region
+            where += f", rows {r0}–{r1 - 1} × cols {c0}–{c1 - 1}"
+        else:
+            where += ", every grid cell"
+        return (f"<b>gate rows:</b> {label}, layer {layer}, at the steps that made each forecast frame "
+                f"(step {self.input_len - 1} → lead 1); under each map its mean over {where}: "
+                f"{s_base.mean():.3f} unmodified → <b>{s_mod.mean():.3f}</b> modified (averaged over the "
+                f"{len(s_base)} steps); colours {low:.2g} (dark) … {high:.2g} (bright); red box: the region"
+                )  # fmt: skip
 
     def _ipython_display_(self) -> None:
         from IPython.display import display
