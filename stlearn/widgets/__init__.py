@@ -8,7 +8,10 @@
 * :class:`PredictionViewer` — inputs, ground truth and each model's forecast as frame strips, with a
   metric per lead time (lesson 4; lessons 9 and 10 compare models with it);
 * :class:`GateSurgery` — edit one gate (clamp, bias, scale; zero M, cut the zigzag for PredRNN) during
-  the forecast and compare with the unmodified run (lesson 4);
+  the forecast, on all channels or one, everywhere or in a region, and compare with the unmodified run,
+  the edited gate's maps beside the forecast (lesson 4; PredRNN's primed gates and M in lessons 5, 6);
+* :class:`GuessFirst` — "guess before you run": a question, the learner's guess, the computed answer
+  hidden until the button is pressed (lessons 3, 5, 6);
 * :class:`IncrementExplorer` — where PredRNN-V2's memory increments ΔC and ΔM agree, per model,
   sample, step and layer (lesson 7).
 * :class:`ZigzagFlow` — PredRNN's memory M travelling up the stack and back to the bottom, hop by
@@ -26,6 +29,7 @@ from .connectivity import ConnectivityExplorer
 from .frame_viewer import FrameViewer
 from .gate_explorer import GateExplorer
 from .gate_surgery import GateSurgery
+from .guess import GuessFirst
 from .increment_explorer import IncrementExplorer
 from .prediction_viewer import PredictionViewer
 from .zigzag_flow import ZigzagFlow
@@ -36,6 +40,7 @@ __all__ = [
     "FrameViewer",
     "GateExplorer",
     "GateSurgery",
+    "GuessFirst",
     "IncrementExplorer",
     "PredictionViewer",
     "ZigzagFlow",
