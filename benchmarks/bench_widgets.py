@@ -32,6 +32,7 @@ from stlearn.models import ConvLSTM, PredRNN, PredRNNV2
 from stlearn.probe import memory_increments
 from stlearn.widgets import (
     CellExplorer,
+    ConnectivityExplorer,
     FrameViewer,
     GateExplorer,
     GateSurgery,
@@ -155,6 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     pv = PredictionViewer({"model": model, "persistence": persistence_forecast}, frames, sequences=(0, 1),
                           input_len=input_len)  # fmt: skip
     gs = GateSurgery(model, frames, sequences=(0, 1), input_len=input_len)
+    cn = ConnectivityExplorer({"ConvLSTM": model, "PredRNN": st_model}, frames, sequences=(0, 1), input_len=input_len)
     # PredictionViewer keeps the picture of every (sequence, metric) it drew: the rows above time revisits; these
     # time first drawings (forecasts computed beforehand, as the revisit rows also have them)
     fresh = tuple(range(min(8, len(frames))))
@@ -193,6 +195,10 @@ def main(argv: list[str] | None = None) -> int:
         ("GateSurgery", "value (one edited model pass)", gs.value, [0.2, 0.5, 0.8]),
         ("GateSurgery", "gate (one edited model pass)", gs.gate, ["i", "o", "f"]),
         ("GateSurgery", "sequence (cached unmodified run)", gs.sequence, [1, 0]),
+        ("ConnectivityExplorer", "col x (2 backward passes)", cn.col, [1, 2, 3, 4]),
+        ("ConnectivityExplorer", "row y (2 backward passes)", cn.row, [1, 2, 3, 4]),
+        ("ConnectivityExplorer", "lead (2 backward passes, frames redrawn)", cn.lead, [2, 3, cn.lead.max, 1]),
+        ("ConnectivityExplorer", "sequence (cached forward passes)", cn.sequence, [1, 0]),
     ]
     _time(zf.wiring, ["cut", "zigzag"], 1)  # first visit of the cut wiring runs the copied model once
     cases.append(("ZigzagFlow", "wiring (cached)", zf.wiring, ["cut", "zigzag"]))
@@ -201,6 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     gx_st.trace_of(1)  # the sequence rows time cached switches
     _time(pv.sequence, [1, 0], 1)  # first visit of sequence 1 forecasts it once
     _time(gs.sequence, [1, 0], 1)  # and runs the unmodified model once
+    _time(cn.sequence, [1, 0], 1)  # first visit of sequence 1: one forward pass per model, kept
     rows = [_row(widget, control, *_time(ctl, values, repeats)) for widget, control, ctl, values in cases]
     rows += [_row("PredictionViewer", control, wall, cpu) for control, (wall, cpu) in first_draws.items()]
     # the one heavy update: a sequence not seen before (a traced model pass)

@@ -1,8 +1,8 @@
 """One command, one report: ``python -m benchmarks`` (this module).
 
 Usage:
-    python -m benchmarks [--only cells,models,widgets,notebooks,data,overhead,official,gpu] [--quick] [--threads 2]
-                         [--paper convlstm,predrnn,predrnn_v2] [--cpu-time] [--out benchmarks/results]
+    python -m benchmarks [--only cells,models,widgets,notebooks,data,overhead,official,gpu,latency] [--quick]
+                         [--threads 2] [--paper convlstm,predrnn,predrnn_v2] [--cpu-time] [--out benchmarks/results]
 
 Writes ``report.json`` and ``report.md`` (the machine it ran on, every section's table and the
 issue's targets, met or not) under ``--out``; the sections also leave their own files there
@@ -20,7 +20,9 @@ issue's targets, met or not) under ``--out``; the sections also leave their own 
 * ``official`` — stlearn's training iteration (fp32 and bf16) against a re-statement of the official
   thuml/predrnn-pytorch loop, interleaved, with a fidelity check (:mod:`benchmarks.bench_official`);
 * ``gpu`` — only with CUDA: bf16, channels-last, ``torch.compile``, CUDA graphs, FLOPs and the
-  fraction of peak (:mod:`benchmarks.bench_gpu`).
+  fraction of peak (:mod:`benchmarks.bench_gpu`);
+* ``latency`` — key press to painted picture of every widget slider, in JupyterLab in headless chromium
+  (:mod:`benchmarks.bench_latency`, ``latency.md``); not with ``--quick``, skipped without a browser.
 
 ``--quick`` runs tiny settings (what ``tests/test_benchmarks.py`` checks runs); no section asserts
 timings. A full run takes about 10 minutes on two idle cores; progress goes to stdout. On a
@@ -45,7 +47,7 @@ from .machine import machine_info
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).resolve().parent / "results"
-SECTIONS = ("cells", "models", "widgets", "notebooks", "data", "overhead", "official", "gpu")
+SECTIONS = ("cells", "models", "widgets", "notebooks", "data", "overhead", "official", "gpu", "latency")
 
 # the issue's targets
 COURSE_S, LESSON_S, WIDGET_MS, TRACE_RATIO, GPU_STEP_MS, OFFICIAL_RATIO = 240.0, 45.0, 100.0, 1.5, 50.0, 0.5
@@ -127,6 +129,16 @@ def _run_section(name: str, args, out: Path) -> dict | list:
         result = bench_official.run(args.quick, progress=_progress, compiled=not args.quick)
         bench_official.write(result, out)
         return result
+    if name == "latency":
+        from . import bench_latency
+
+        missing = bench_latency.browser_missing()
+        if args.quick or missing:
+            _progress(f"latency: skipped ({'--quick' if args.quick else missing})")
+            return {"skipped": "--quick" if args.quick else missing}
+        result = bench_latency.run(list(bench_latency.LESSONS), 9, progress=_progress)
+        bench_latency.write(result, out, machine_info())
+        return {**result, "widgets": bench_latency.by_widget(result["rows"])}
     if name == "gpu":
         from . import bench_gpu
 
@@ -167,6 +179,12 @@ def targets(report: dict) -> list[dict]:
         out.append({"what": f"slowest widget median ({worst['widget']} {worst['control']})",
                     "target": f"≤ {WIDGET_MS:.0f} ms", "value": f"{worst['wall_median_ms']:.0f} ms",
                     "met": worst["wall_median_ms"] <= WIDGET_MS})  # fmt: skip
+    if s.get("latency", {}).get("widgets"):
+        worst = max(s["latency"]["widgets"], key=lambda w: w["worst_median_ms"])
+        what = f"slowest key press to painted picture, browser ({worst['widget']} {worst['worst_control']})"
+        out.append({"what": what,
+                    "target": f"≤ {WIDGET_MS:.0f} ms", "value": f"{worst['worst_median_ms']:.0f} ms",
+                    "met": worst["worst_median_ms"] <= WIDGET_MS})  # fmt: skip
     if "cells" in s:
         rows = s["cells"]
         clock = "cpu_median_ms" if report.get("cpu_time") else "median_ms"
@@ -261,6 +279,12 @@ def markdown(report: dict) -> str:
             for r in s["widgets"]["rows"]
         ]
         lines += ["", f"A sequence seen for the first time: {s['widgets']['first_sequence_pass_ms']:.0f} ms.", ""]
+    if s.get("latency", {}).get("widgets"):
+        lines += ["## Key press to painted picture (browser; `latency.md` has every slider)", "",
+                  "| widget | slowest slider | its median ms |", "|---|---|---:|"]  # fmt: skip
+        lines += [f"| {w['widget']} | {w['worst_control']} | {w['worst_median_ms']:.0f} |"
+                  for w in s["latency"]["widgets"]]  # fmt: skip
+        lines.append("")
     if "cells" in s:
         clock = "cpu_median_ms" if report.get("cpu_time") else "median_ms"
         lines += ["## Cell step (CPU)", "", *bench_cells.markdown(s["cells"], clock), ""]

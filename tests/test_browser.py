@@ -47,6 +47,7 @@ WIDGET_LESSONS = {
     "05_st_lstm.ipynb": 150,
     "06_zigzag_memory.ipynb": 150,
     "07_predrnn_v2.ipynb": 150,
+    "10_comparing_models.ipynb": 150,
 }
 
 # Console messages JupyterLab itself prints on a closed network; anything else is a failure.

@@ -3,10 +3,13 @@ r"""ConnectivityExplorer: which input pixels a forecast pixel depends on, models
 from __future__ import annotations
 
 import html
+import os
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import ipywidgets as widgets
+import matplotlib
 import numpy as np
 
 from ..connectivity import Influence, InfluenceProbe
@@ -30,9 +33,9 @@ class ConnectivityExplorer:
     row's gradient mass, and the model's forecast at the lead time on the right. The line under each row
     reads it: the share of the mass in the last input frame and in the last three, and the 90 % radius.
 
-    One backward pass per model per change of pixel; a change of lead time or sequence runs one forward pass
-    per model first (the forecast up to that lead, its graph kept). Only image data, lines and texts are
-    redrawn (blitting).
+    One backward pass per model per change of pixel or lead time, the models' passes side by side on the
+    machine's cores; a sequence seen for the first time runs one forward pass per model first (its graph kept).
+    Only image data and lines are redrawn (blitting); the read-outs are HTML beside the picture.
 
     Args:
         models: label → model (e.g. ``{"ConvLSTM": load_pretrained("moving_digits", "convlstm"), "PredRNN": ...}``).
@@ -63,6 +66,8 @@ class ConnectivityExplorer:
             for name in self.models:  # check every model now, not at the first slider move
                 self._probe(self.sequences[0], name)
         self.influences: dict[str, Influence] = {}
+        workers = min(len(self.models), os.cpu_count() or 1)
+        self._pool = ThreadPoolExecutor(workers, thread_name_prefix="influence") if workers > 1 else None
 
         rows = 1 + len(self.models)
         self.canvas = BlitImage((12.6, 1.2 * rows + 0.2), dpi=80)
@@ -78,7 +83,7 @@ class ConnectivityExplorer:
                 im = ax.imshow(blank, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
                 label = "inputs"
             else:
-                cmap = __import__("matplotlib").colormaps["magma"].with_extremes(bad=(1, 1, 1, 0))
+                cmap = matplotlib.colormaps["magma"].with_extremes(bad=(1, 1, 1, 0))
                 im = ax.imshow(blank, cmap=cmap, vmin=-DECADES, vmax=0, interpolation="nearest")
                 label = list(self.models)[r - 1]
             self.strips.append(im)
@@ -103,6 +108,7 @@ class ConnectivityExplorer:
         # The read-outs are HTML beside the picture: matplotlib texts would cost more to draw than a backward pass.
         self.canvas.layers = [[self.strips[0], *self.sides]]
         self.canvas.animated = [*self.strips[1:], *self.marks, *self.circles, *self.side_marks]
+        self._lut = (matplotlib.colormaps["magma"](np.linspace(0, 1, 256)) * 255).round().astype(np.uint8)
         self.caption = widgets.HTML()
         self.readout = widgets.HTML()
 
@@ -131,6 +137,16 @@ class ConnectivityExplorer:
             self._probes[key] = InfluenceProbe(self.models[name], one_sequence(self.source, index), self.input_len)
         return self._probes[key]
 
+    def _colours(self, rel: np.ndarray) -> np.ndarray:
+        """The mosaic of ``rel`` (log10 relative influence, ≤ 0) as RGBA bytes: colour-mapped here with a lookup table
+        (matplotlib would normalise and colour-map a masked float array at every draw); gaps transparent."""
+        levels = len(self._lut) - 1
+        index = ((np.maximum(rel, -DECADES) + DECADES) * (levels / DECADES)).round().astype(np.intp)
+        out = np.zeros((self.h, self.mosaic_width, 4), np.uint8)
+        for s in range(self.input_len):
+            out[:, s * (self.w + GAP) : s * (self.w + GAP) + self.w] = self._lut[index[s]]
+        return out
+
     def _mosaic(self, maps: np.ndarray) -> np.ndarray:
         out = np.full((self.h, self.mosaic_width), np.nan)
         for s in range(self.input_len):
@@ -152,13 +168,15 @@ class ConnectivityExplorer:
         frames_changed = self._frames_key != (index, lead)
         lines = []
         with one_thread():
-            for r, name in enumerate(self.models, start=1):
-                probe = self._probe(index, name)
-                inf = probe(lead, y, x)
+            probes = [self._probe(index, name) for name in self.models]
+            # one backward pass per model, the models side by side on the machine's cores (each on one thread;
+            # autograd runs a CPU backward on the thread that asks for it)
+            found = list(self._pool.map(lambda p: p(lead, y, x), probes)) if self._pool else [probes[0](lead, y, x)]
+            for r, (name, probe, inf) in enumerate(zip(self.models, probes, found, strict=True), start=1):
                 self.influences[name] = inf
                 peak = inf.maps.max()
                 rel = np.log10(np.maximum(inf.maps / peak, 1e-12)) if peak > 0 else np.full_like(inf.maps, -np.inf)
-                self.strips[r].set_data(self._mosaic(np.maximum(rel, -DECADES)))  # below: the darkest colour
+                self.strips[r].set_data(self._colours(rel))
                 radius = inf.radius(0.9)
                 self.circles[r].set_data(*self._circle(radius))
                 if frames_changed:
