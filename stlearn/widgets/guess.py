@@ -52,7 +52,7 @@ class GuessFirst:
         self._answer, self._explain, self.fmt = answer, explain, fmt
         self.revealed = False
         self.answer: Any = None  # set when revealed
-        self.question = widgets.HTML(f"<b>Guess before you run.</b> {question}")
+        self.question = widgets.HTMLMath(f"<b>Guess before you run.</b> {question}")
         if self.options is None:
             self.guess = widgets.FloatSlider(value=low, min=low, max=high, step=step, description="your guess",
                                              style={"description_width": "80px"},
