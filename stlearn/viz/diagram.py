@@ -434,7 +434,8 @@ def gate_in_focus(ax: Any, part: str, shapes: dict[str, Any] | None = None, *, c
         peephole: draw the ConvLSTM's peepholes (lesson 3's model has them).
 
     Returns:
-        The figure. Lessons 3 and 5 (each gate section opens with it).
+        The figure (its ``cell_drawing`` attribute: the :class:`CellDrawing`). Lessons 3 and 5 (each gate section
+        opens with it).
     """
     where = "gate_in_focus"
     if cell not in PART_NAMES:
@@ -463,6 +464,7 @@ def gate_in_focus(ax: Any, part: str, shapes: dict[str, Any] | None = None, *, c
     lo, hi = ax.get_xlim()
     ax.set_xlim(lo - 1.3, hi + 1.2)  # room for the shapes beside the outer labels
     ax.set_title(title if title is not None else f"{PART_NAMES[cell][part]} in focus", fontsize=10)
+    fig.cell_drawing = d
     return fig
 
 
