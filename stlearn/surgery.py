@@ -235,7 +235,8 @@ def _region_mask(where: str, region: Any, grid: tuple[int, int]) -> Tensor | Non
 def surgery_selection(model: torch.nn.Module, surgery: Surgery, layer: int, grid: tuple[int, int]) -> Tensor | None:
     """The boolean (1, C, H, W) selection of ``surgery`` in ``layer`` (None: every channel and pixel).
 
-    ``grid`` is the cells' (H, W): the frame size over the patch size. Lessons 4-6 (channel and region edits).
+    ``grid`` is the cells' (H, W): the frame size over the patch size. Taught in lesson 4 (channel and region
+    edits; lessons 5 and 6 use them).
     """
     where = "run_surgery"
     if not surgery.selective:
