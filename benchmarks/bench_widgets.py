@@ -135,6 +135,21 @@ def _time_first_drawings(pv, sequences) -> dict[str, tuple[list[float], list[flo
     return out
 
 
+def _time_reveals(repeats: int) -> tuple[list[float], list[float]]:
+    """GuessFirst (lessons 3, 5, 6): pressing the button of a fresh guess (the answer was computed by the lesson)."""
+    from stlearn.widgets import GuessFirst
+
+    wall, cpu = [], []
+    for k in range(3 * repeats):
+        g = GuessFirst("mean forget gate?", 0.37, explain="about a third")
+        g.guess.value = 0.05 * k % 1.0
+        t0, c0 = time.perf_counter(), time.process_time()
+        g.button.click()
+        wall.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
+    return wall, cpu
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true")
@@ -156,6 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     pv = PredictionViewer({"model": model, "persistence": persistence_forecast}, frames, sequences=(0, 1),
                           input_len=input_len)  # fmt: skip
     gs = GateSurgery(model, frames, sequences=(0, 1), input_len=input_len)
+    gs_st = GateSurgery(st_model, frames, sequences=(0, 1), input_len=input_len, gate="f_prime")  # lessons 5, 6
     cn = ConnectivityExplorer({"ConvLSTM": model, "PredRNN": st_model}, frames, sequences=(0, 1), input_len=input_len)
     # PredictionViewer keeps the picture of every (sequence, metric) it drew: the rows above time revisits; these
     # time first drawings (forecasts computed beforehand, as the revisit rows also have them)
@@ -195,6 +211,13 @@ def main(argv: list[str] | None = None) -> int:
         ("GateSurgery", "value (one edited model pass)", gs.value, [0.2, 0.5, 0.8]),
         ("GateSurgery", "gate (one edited model pass)", gs.gate, ["i", "o", "f"]),
         ("GateSurgery", "sequence (cached unmodified run)", gs.sequence, [1, 0]),
+        ("GateSurgery", "channel (one edited model pass)", gs.channel, [1, 2, -1]),
+        ("GateSurgery", "where: region on/off (one edited model pass)", gs.where, ["all", "region"]),
+        ("GateSurgery", "rows of the region (one edited model pass)", gs.rows, [(1, 2), (0, 3), (2, 3)]),
+        ("GateSurgery", "cols of the region (one edited model pass)", gs.cols, [(1, 2), (0, 3), (2, 3)]),
+        ("GateSurgery", "PredRNN value (one edited model pass)", gs_st.value, [0.2, 0.5, 0.8]),
+        ("GateSurgery", "PredRNN primed gate (one edited model pass)", gs_st.gate, ["i_prime", "g_prime", "f_prime"]),
+        ("GateSurgery", "PredRNN edit: zero M, cut the zigzag, clamp", gs_st.edit, ["zero_m", "cut_zigzag", "clamp"]),
         ("ConnectivityExplorer", "col x (2 backward passes)", cn.col, [1, 2, 3, 4]),
         ("ConnectivityExplorer", "row y (2 backward passes)", cn.row, [1, 2, 3, 4]),
         ("ConnectivityExplorer", "lead (2 backward passes, frames redrawn)", cn.lead, [2, 3, cn.lead.max, 1]),
@@ -210,6 +233,7 @@ def main(argv: list[str] | None = None) -> int:
     _time(cn.sequence, [1, 0], 1)  # first visit of sequence 1: one forward pass per model, kept
     rows = [_row(widget, control, *_time(ctl, values, repeats)) for widget, control, ctl, values in cases]
     rows += [_row("PredictionViewer", control, wall, cpu) for control, (wall, cpu) in first_draws.items()]
+    rows.append(_row("GuessFirst", "reveal (button)", *_time_reveals(repeats)))
     # the one heavy update: a sequence not seen before (a traced model pass)
     t0 = time.perf_counter()
     gx.trace_of(3)
