@@ -323,6 +323,8 @@ class GateSurgery:
                 settings = (low, high, 0.05, "v", 0.0)
             elif edit == "bias":
                 settings = (-6.0, 6.0, 0.25, "δ", 0.0)
+            elif edit in ("zero_m", "cut_zigzag"):  # no value: the slider shows 0, disabled
+                settings = (0.0, 2.0, 0.05, "v", 0.0)
             else:  # scale (and the edits that take no value)
                 settings = (0.0, 2.0, 0.05, "s", 1.0)
             if edit == self._last_edit:  # same edit, other gate: keep the value where it fits
