@@ -272,6 +272,13 @@ def ssim(
     over the window positions that fit inside the frame (the same numbers as scikit-image's
     ``structural_similarity(..., gaussian_weights=True, sigma=1.5, use_sample_covariance=False,
     data_range=1)``).  Computed in float64.  Lesson 4 ("Training and evaluating").
+
+    Not the official PredRNN number: its test loop truncates both frames to uint8 (``np.uint8(x * 255)``)
+    and calls ``compare_ssim`` with scikit-image's defaults — a 7×7 *uniform* window, sample
+    covariances, data range 255. The two are not "slightly" apart: on the shipped 2 × 32 models
+    (32 test sequences each, measured with scikit-image 0.26, lesson 8) this function is 0.04-0.08
+    lower on moving digits (single frames up to 0.12) and 0.01 higher on radar (single frames
+    −0.06 … +0.09). Compare SSIMs only when both sides used the same recipe.
     """
     where = "ssim"
     p, t = _pair(where, pred, target)

@@ -10,12 +10,32 @@ r"""MIM, Memory In Memory (Wang et al., CVPR 2019): an ST-LSTM bottom layer, MIM
 The spatiotemporal memory M zigzags through all layers as in PredRNN (so hidden sizes are
 equal). Every state — H, C, M, and the MIM modules' D, N, S — starts at zero for each sequence
 and lives only in the rollout.
+
+Deviations from the official TensorFlow code (``src/models/mim.py`` and ``src/layers/`` of the
+MIM repository), found in review and taught in lesson 8:
+
+* **layer 0** is PredRNN's ST-LSTM (:class:`~stlearn.cells.STLSTMCell`: ``conv_x`` with 7C outputs,
+  separate input weights for the temporal and the primed gates, and ``conv_o``, a 3×3 convolution of
+  :math:`[C_t, M_t]` into the output gate). The TF code's layer 0 (``SpatioTemporalLSTMCellv2``)
+  shares one 4C input convolution between both halves (:math:`i_x, g_x, f_x, o_x`), reads H and M
+  through 4C convolutions each, and has no ``conv_o``: :math:`o = \sigma(o_x + o_t + o_s)`.
+* **no layer norm**: the TF ``mim()`` defaults to ``tln=True`` (a layer norm after every
+  convolution of every cell); nothing here normalises.
+* **peepholes start at zero**: MIM-N's and MIM-S's per-pixel peepholes are
+  :class:`~stlearn.cells.ConvLSTMCell` weights initialised to 0; the TF ``tf.get_variable`` calls
+  for ``c_t_weight`` and ``oc_weight`` give no initializer, so TF's default, Glorot uniform, applies.
+
+:func:`mim_sequence_trace` keeps one traced pass over a sequence for lesson 8's figures and
+:class:`~stlearn.widgets.MIMMemoryExplorer`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -25,7 +45,7 @@ from .mim_block import MIMBlock
 
 Tensor = torch.Tensor
 
-__all__ = ["MIM"]
+__all__ = ["MIM", "MIMSequenceTrace", "mim_sequence_trace"]
 
 
 class MIM(RolloutModel):
@@ -41,7 +61,7 @@ class MIM(RolloutModel):
         hidden_channels: hidden channels per layer, all equal, at least two layers.
         kernel_size: odd kernel size.
 
-    Taught in lesson 10 (comparing the models of Table 8).
+    Taught in lesson 8 (TrajGRU and MIM, gate by gate); compared in lessons 9 and 10.
     """
 
     name = "mim"
@@ -101,3 +121,79 @@ class MIM(RolloutModel):
             diff = d[layer]
         state["m"][0] = m
         return h[-1], state
+
+
+@dataclass(frozen=True)
+class MIMSequenceTrace:
+    """One traced pass of a MIM over one sequence, every array float32 NumPy (lesson 8).
+
+    Attributes:
+        frames: the true frames (T, H, W) in [0, 1].
+        read: what step t read, (T − 1, H, W): :math:`x_t` for t < input_len, else the fed-back :math:`\\hat x_t`.
+        predictions: :math:`\\hat x_{t+1}` of step t, (T − 1, H, W) (not clipped).
+        records: one dict per layer: record field → (steps, C, h, w) in patch space. Layer 0 has the
+            ST-LSTM fields (``"i"``, ``"f"``, ``"g"``, ``"c"``, ``"m"``, ``"h"``, …), the MIM blocks
+            (layers ≥ 1) the :class:`~stlearn.models.mim_block.MIMBlockTrace` fields: ``"diff"`` (MIM-N's
+            input), ``"n"``, ``"d"`` (MIM-N), ``"s"``, ``"t"`` (MIM-S), the gates, ``"c"``, ``"h"``, …
+        input_len: number of input frames.
+
+    Built by :func:`mim_sequence_trace`; read by :class:`~stlearn.widgets.MIMMemoryExplorer`. Lesson 8.
+    """
+
+    frames: np.ndarray
+    read: np.ndarray
+    predictions: np.ndarray
+    records: list[dict[str, np.ndarray]]
+    input_len: int
+
+    @property
+    def num_steps(self) -> int:
+        return self.read.shape[0]
+
+    @property
+    def num_layers(self) -> int:
+        return len(self.records)
+
+
+def mim_sequence_trace(model: MIM, frames: Any, input_len: int = 10) -> MIMSequenceTrace:
+    """Run a MIM (eval mode, no gradients) over one sequence with every step and layer traced (lesson 8).
+
+    Args:
+        model: a :class:`MIM` (e.g. ``load_pretrained("moving_digits", "mim")``).
+        frames: one sequence (T, [1,] H, W), uint8 or float in [0, 1], single-channel.
+        input_len: input frames; after them the model reads its own predictions (test time).
+
+    Returns:
+        A :class:`MIMSequenceTrace`.
+    """
+    where = "mim_sequence_trace"
+    if not isinstance(model, MIM):
+        raise TypeError(f"{where}: 'model' must be a MIM (load_pretrained(..., 'mim')), got {type(model).__name__}")
+    x = frames if isinstance(frames, torch.Tensor) else torch.as_tensor(np.asarray(frames))
+    if x.dtype == torch.uint8:
+        x = x.to(torch.float32) / 255.0
+    if x.ndim == 3:
+        x = x[:, None]
+    if x.ndim != 4 or x.shape[1] != 1:
+        raise ValueError(f"{where}: 'frames' must be one single-channel sequence (T, [1,] H, W), got {tuple(x.shape)}")
+    x = x.to(torch.float32)
+    if isinstance(input_len, bool) or not isinstance(input_len, int) or not 1 <= input_len < x.shape[0]:
+        raise ValueError(
+            f"{where}: 'input_len' must be an integer in [1, T−1] = [1, {x.shape[0] - 1}], got {input_len!r}"
+        )
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            out = model(x[None], trace=True, input_len=input_len)
+    finally:
+        model.train(was_training)
+    nxt = out.next_frames[0, :, 0].numpy()  # x̂_1 … x̂_{T−1}
+    truth = x[:, 0].numpy()
+    read = np.concatenate([truth[:input_len], nxt[input_len - 1 : -1]], axis=0)
+    tr = out.trace
+    records = []
+    for layer in tr.layers:
+        names = tr[tr.steps[0], layer].as_dict().keys()
+        records.append({n: np.stack([getattr(tr[t, layer], n)[0].numpy() for t in tr.steps]) for n in names})
+    return MIMSequenceTrace(truth, read, nxt, records, input_len)

@@ -20,7 +20,9 @@ the dynamics separately:
     C_t &= T_t + i \odot g \qquad H_t = o \odot \tanh(W_{1\times1} * [C_t, M_{\mathrm{new}}])
 
 MIM-N and MIM-S are :class:`stlearn.cells.ConvLSTMCell` with per-pixel peepholes, bias-free
-convolutions and a forget bias of +1 (as the OpenSTL port). All their states belong to the
+convolutions and a forget bias of +1 (as the OpenSTL port); their peepholes start at zero (the
+official TF code leaves them to TF's default initializer, Glorot uniform — see :mod:`stlearn.models.mim`
+for this and the other deviations). All their states belong to the
 rollout: nothing is stored on the module (a popular port keeps MIM-S's memory on the module and
 crashes on the next batch size).
 """
@@ -51,8 +53,10 @@ class MIMBlockTrace(_Record):
     (spatial gates), ``o``, ``m`` (:math:`M` after this layer), ``c`` (:math:`C_t`), ``h``.
     MIM-N: ``n_i``, ``n_f``, ``n_g``, ``n_o``, ``n`` (its memory :math:`N_t`), ``d`` (its output :math:`D_t`).
     MIM-S: ``s_i``, ``s_f``, ``s_g``, ``s_o``, ``s`` (its memory :math:`S_t`), ``t`` (its output :math:`T_t`).
+    ``diff``: MIM-N's input as the block received it — :math:`H^{l-1}_t - H^{l-1}_{t-1}` in layer 1,
+    :math:`D^{l-1}_t` above (a record only: the computation never reads it back).
 
-    Read by lesson 10's visualisations (where MIM's non-stationary memory acts).
+    Read by lesson 8's figures and MIMMemoryExplorer (where MIM's non-stationary memory acts).
     """
 
     i: Tensor
@@ -76,6 +80,7 @@ class MIMBlockTrace(_Record):
     s_o: Tensor
     s: Tensor
     t: Tensor
+    diff: Tensor
 
 
 class MIMBlock(_Cell):
@@ -91,7 +96,7 @@ class MIMBlock(_Cell):
         frame_size: (H, W) of the grid (the MIM modules' peepholes are per pixel).
         kernel_size: odd k.
 
-    Taught in lesson 10 (comparing the Table 8 models: MIM's non-stationary memory).
+    Taught in lesson 8 (MIM's non-stationary and stationary memories); compared in lessons 9 and 10.
     """
 
     def __init__(self, in_channels: int, hidden_channels: int, frame_size: int | tuple[int, int], kernel_size: int = 3):
@@ -201,6 +206,6 @@ class MIMBlock(_Cell):
         record = MIMBlockTrace(
             i=i, g=g, i_prime=i_p, f_prime=f_p, g_prime=g_p, o=o, m=m_new, c=c_new, h=h_new,
             n_i=rec_n.i, n_f=rec_n.f, n_g=rec_n.c_tilde, n_o=rec_n.o, n=n, d=d,
-            s_i=rec_s.i, s_f=rec_s.f, s_g=rec_s.c_tilde, s_o=rec_s.o, s=s, t=t_out,
+            s_i=rec_s.i, s_f=rec_s.f, s_g=rec_s.c_tilde, s_o=rec_s.o, s=s, t=t_out, diff=diff,
         )  # fmt: skip
         return (h_new, c_new, m_new, d, n, s), record

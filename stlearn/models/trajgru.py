@@ -14,12 +14,30 @@ The forecaster reads no frames, so no sampling mask applies (a ``mask`` is check
 Loss: the mean squared error of the forecast frames. The official network has three scales and
 a convolutional stem; this one keeps the structure at lesson size and shares the PredRNN
 family's patching and output head, so lesson 10 compares like with like.
+
+Deviations from the official HKO-7 code (MXNet, ``nowcasting/encoder_forecaster.py``), found in
+review and taught in lesson 8:
+
+* **upsampling channels**: the official forecaster's upsampling from scale s to s−1 outputs the
+  channel count of scale s (``num_filter=NUM_FILTER[i]``), so the finer TrajGRU's input has the
+  coarser scale's width; here ``up[s−1]`` outputs ``hidden_channels[s−1]``, the finer scale's width
+  (a transposed convolution (C_s → C_{s−1}, 4×4, stride 2)).
+* **loss**: plain MSE of the forecast frames; HKO-7 trained with the *balanced* (rain-rate weighted)
+  MSE + MAE, which weighs heavy echoes more.
+* the stem and head: patching and a 1×1 head instead of a strided convolution stem and a
+  transposed-convolution + convolution head.
+
+:func:`trajgru_sequence_trace` keeps one traced pass over a sequence for lesson 8's figures and
+:class:`~stlearn.widgets.TrajGRUFlowExplorer`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -30,7 +48,7 @@ from .trajgru_cell import TrajGRUCell
 
 Tensor = torch.Tensor
 
-__all__ = ["TrajGRU"]
+__all__ = ["TrajGRU", "TrajGRUSequenceTrace", "trajgru_sequence_trace"]
 
 
 class TrajGRU(SpatioTemporalModel):
@@ -50,7 +68,7 @@ class TrajGRU(SpatioTemporalModel):
         flow_channels: channels of the flow-generator features (32 as the official code).
         negative_slope: leaky ReLU slope (0.2).
 
-    Taught in lesson 10 (TrajGRU among the models of Table 8).
+    Taught in lesson 8 (TrajGRU and MIM, gate by gate); compared in lessons 9 and 10.
     """
 
     name = "trajgru"
@@ -146,3 +164,113 @@ class TrajGRU(SpatioTemporalModel):
         # L = mean squared error of the forecast frames x̂_t, t = input_len … T−1 (patch space)
         mse = F.mse_loss(run.predictions, x[:, input_len:])
         return mse, {"mse": mse.detach()}
+
+
+@dataclass(frozen=True)
+class TrajGRUSequenceTrace:
+    """One traced pass of a TrajGRU over one sequence, every array float32 NumPy (lesson 8).
+
+    Attributes:
+        frames: the true frames (T, H, W) in [0, 1].
+        predictions: the forecast :math:`\\hat x_t` of steps t = input_len … T−1, (T − input_len, H, W),
+            not clipped.
+        flows: one array per scale s, (T, L_s, 2, h_s, w_s): the L flow fields (U, V) of step t, in
+            pixels of that scale's grid (channel 0 = U along x, 1 = V along y).
+        h: one array per scale, (T, C_s, h_s, w_s): the state :math:`H^s_t` after step t.
+        r, u, h_tilde: reset gate, update gate and candidate :math:`H'_t` per scale, like ``h``.
+        input_len: encoder steps (they read frames 0 … input_len−1); the forecaster steps read none.
+        cell_size: frame pixels per grid pixel of each scale (patch size · 2^s).
+
+    Built by :func:`trajgru_sequence_trace`; read by :mod:`stlearn.viz.flow` and
+    :class:`~stlearn.widgets.TrajGRUFlowExplorer`. Taught in lesson 8.
+    """
+
+    frames: np.ndarray
+    predictions: np.ndarray
+    flows: list[np.ndarray]
+    h: list[np.ndarray]
+    r: list[np.ndarray]
+    u: list[np.ndarray]
+    h_tilde: list[np.ndarray]
+    input_len: int
+    cell_size: list[int]
+
+    @property
+    def num_steps(self) -> int:
+        return self.frames.shape[0]
+
+    @property
+    def num_scales(self) -> int:
+        return len(self.flows)
+
+    def h_prev(self, t: int, scale: int) -> np.ndarray:
+        """:math:`H^s_{t-1}`, the state step t warps (zeros at t = 0), (C_s, h_s, w_s)."""
+        if t == 0:
+            return np.zeros_like(self.h[scale][0])
+        return self.h[scale][t - 1]
+
+    def shown_frame(self, t: int) -> tuple[np.ndarray, str]:
+        """The frame to draw step t's flows over, and what it is.
+
+        Encoder step t reads frame t. A forecaster step reads no frame; its state last saw frame
+        t − 1: the true one at t = input_len, its own forecast after.
+        """
+        if t < self.input_len:
+            return self.frames[t], f"frame {t} (read by step {t})"
+        if t == self.input_len:
+            return self.frames[t - 1], f"frame {t - 1} (last input; step {t} reads none)"
+        return np.clip(self.predictions[t - 1 - self.input_len], 0, 1), f"forecast x̂_{t - 1} (step {t} reads none)"
+
+
+def trajgru_sequence_trace(model: TrajGRU, frames: Any, input_len: int = 10) -> TrajGRUSequenceTrace:
+    """Run a TrajGRU (eval mode, no gradients) over one sequence with every step and scale traced (lesson 8).
+
+    Args:
+        model: a :class:`TrajGRU` (e.g. ``load_pretrained("moving_digits", "trajgru")``).
+        frames: one sequence (T, [1,] H, W), uint8 or float in [0, 1], single-channel.
+        input_len: encoder steps; the forecaster produces frames input_len … T−1.
+
+    Returns:
+        A :class:`TrajGRUSequenceTrace`.
+    """
+    where = "trajgru_sequence_trace"
+    if not isinstance(model, TrajGRU):
+        raise TypeError(
+            f"{where}: 'model' must be a TrajGRU (load_pretrained(..., 'trajgru')), got {type(model).__name__}"
+        )
+    x = frames if isinstance(frames, torch.Tensor) else torch.as_tensor(np.asarray(frames))
+    if x.dtype == torch.uint8:
+        x = x.to(torch.float32) / 255.0
+    if x.ndim == 3:
+        x = x[:, None]
+    if x.ndim != 4 or x.shape[1] != 1:
+        raise ValueError(f"{where}: 'frames' must be one single-channel sequence (T, [1,] H, W), got {tuple(x.shape)}")
+    x = x.to(torch.float32)
+    if isinstance(input_len, bool) or not isinstance(input_len, int) or not 1 <= input_len < x.shape[0]:
+        raise ValueError(
+            f"{where}: 'input_len' must be an integer in [1, T−1] = [1, {x.shape[0] - 1}], got {input_len!r}"
+        )
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            out = model(x[None], trace=True, input_len=input_len)
+    finally:
+        model.train(was_training)
+    tr = out.trace
+
+    def stack(name: str, s: int) -> np.ndarray:
+        return np.stack([getattr(tr[t, s], name)[0].numpy() for t in tr.steps])
+
+    scales = list(tr.layers)
+    return TrajGRUSequenceTrace(
+        frames=x[:, 0].numpy(),
+        predictions=out.predictions[0, :, 0].numpy(),
+        flows=[stack("flows", s) for s in scales],
+        h=[stack("h", s) for s in scales],
+        r=[stack("r", s) for s in scales],
+        u=[stack("u", s) for s in scales],
+        h_tilde=[stack("h_tilde", s) for s in scales],
+        input_len=input_len,
+        cell_size=[model.patch_size * 2**s for s in scales],
+    )

@@ -45,7 +45,7 @@ def warp(h: Tensor, flow: Tensor) -> Tensor:
     Returns:
         (N, C, H, W); zero flow returns ``h`` (to rounding).
 
-    Taught in lesson 10 (TrajGRU's learned trajectories).
+    Taught in lesson 8 (TrajGRU: the warp along each learned flow).
     """
     check_frame_tensor("warp", "h", h)
     check_frame_tensor("warp", "flow", flow)
@@ -70,7 +70,7 @@ class TrajGRUTrace(_Record):
     ``flows`` (B, L, 2, H, W): the L flow fields (U, V) in pixels; ``r`` reset gate, ``u`` update
     gate, ``h_tilde`` candidate :math:`H'_t`, ``h`` new state :math:`H_t`, each (B, C, H, W).
 
-    Read by lesson 10's visualisations (the learned trajectories).
+    Read by lesson 8's figures and TrajGRUFlowExplorer (the learned flows).
     """
 
     flows: Tensor
@@ -96,7 +96,7 @@ class TrajGRUCell(nn.Module):
         flow_kernel_size: odd kernel size of the flow convolutions (5 in the official code).
         negative_slope: slope of the leaky ReLU (0.2).
 
-    Taught in lesson 10 (TrajGRU in the comparison of Table 8).
+    Taught in lesson 8 (TrajGRU gate by gate); compared in lessons 9 and 10.
     """
 
     def __init__(

@@ -6,6 +6,8 @@
   one gate in focus at a time (``gate_in_focus``: the real shapes written on it, lessons 3 and 5);
 * :mod:`~stlearn.viz.training` — loss curves and what each rollout step reads (lesson 4);
 * :mod:`~stlearn.viz.decoupling` — |cos(ΔC, ΔM)| histograms and sampling masks (lesson 7);
+* :mod:`~stlearn.viz.flow` — TrajGRU's learned flows as arrows, a warp before/after, MIM's memories as
+  heatmaps over a sequence (lesson 8);
 * :mod:`~stlearn.viz.zigzag` — PredRNN's stack as a layers × steps grid with the paths of M and C (lesson 6);
 * :mod:`~stlearn.viz.hover` — plotly figures to hover and zoom: gate maps (lessons 3, 5), scores per lead time
   (lessons 9, 10) and training runs (lesson 10).
@@ -13,6 +15,7 @@
 
 from .decoupling import cosine_histograms, sampling_mask_grid
 from .diagram import CELL_PARTS, ST_CELL_PARTS, draw_convlstm_cell, draw_stlstm_cell, focus_cell, gate_in_focus
+from .flow import flow_arrows, flow_figure, mim_memory_figure, warp_figure
 from .frames import as_pixels, dbz, frame_strip, patch_channels_figure, radar_colormap
 from .heatmaps import GATE_STYLE, gate_grid, gate_limits
 from .hover import gate_map_hover, lead_time_curves, loss_curves
@@ -30,6 +33,8 @@ __all__ = [
     "dbz",
     "draw_convlstm_cell",
     "draw_stlstm_cell",
+    "flow_arrows",
+    "flow_figure",
     "focus_cell",
     "frame_strip",
     "gate_grid",
@@ -42,9 +47,11 @@ __all__ = [
     "loss_curves",
     "memory_flow",
     "memory_path",
+    "mim_memory_figure",
     "patch_channels_figure",
     "radar_colormap",
     "read_pattern",
     "sampling_mask_grid",
+    "warp_figure",
     "zigzag_figure",
 ]

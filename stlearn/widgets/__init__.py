@@ -16,6 +16,10 @@
   sample, step and layer (lesson 7).
 * :class:`ZigzagFlow` — PredRNN's memory M travelling up the stack and back to the bottom, hop by
   hop, with its real magnitudes; the zigzag cut for comparison (lesson 6).
+* :class:`TrajGRUFlowExplorer` — a TrajGRU's L learned flows as arrows over the frames, and what
+  warping H along one of them does (lesson 8);
+* :class:`MIMMemoryExplorer` — MIM's MIM-N input H_t − H_{t−1}, non-stationary and stationary
+  memories and gates, step by step (lesson 8).
 
 Given a PredRNN, GateExplorer and CellExplorer switch to the ST-LSTM's parts (i, f, g, i', f', g',
 o, C, M, H) and CellExplorer draws the ST-LSTM cell (lesson 5).
@@ -31,7 +35,9 @@ from .gate_explorer import GateExplorer
 from .gate_surgery import GateSurgery
 from .guess import GuessFirst
 from .increment_explorer import IncrementExplorer
+from .mim_memory import MIMMemoryExplorer
 from .prediction_viewer import PredictionViewer
+from .trajgru_flow import TrajGRUFlowExplorer
 from .zigzag_flow import ZigzagFlow
 
 __all__ = [
@@ -42,6 +48,8 @@ __all__ = [
     "GateSurgery",
     "GuessFirst",
     "IncrementExplorer",
+    "MIMMemoryExplorer",
     "PredictionViewer",
+    "TrajGRUFlowExplorer",
     "ZigzagFlow",
 ]

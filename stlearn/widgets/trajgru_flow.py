@@ -1,0 +1,229 @@
+r"""TrajGRUFlowExplorer: a trained TrajGRU's L learned flows over the frames it reads, and one warp (lesson 8)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import ipywidgets as widgets
+import numpy as np
+import torch
+
+from ..errors import InputTypeError
+from ..viz.flow import arrow_grid, warped
+from ._strips import BlitImage, check_sequences, sequence_source
+
+__all__ = ["TrajGRUFlowExplorer"]
+
+
+class TrajGRUFlowExplorer:
+    r"""Sequence, step, scale, link and channel controls over one traced TrajGRU pass.
+
+    Top row: the L flow fields :math:`(U_l, V_l)` of step t at the chosen scale, each as arrows over
+    the frame the step reads (a forecaster step reads none: its state last saw frame t − 1), the
+    chosen link framed. Bottom row, for that link: one channel of :math:`H_{t-1}`, of
+    :math:`\mathrm{warp}(H_{t-1}, U_l, V_l)` and their difference, and the flow's length
+    :math:`|(U_l, V_l)|` in frame pixels.
+
+    The model runs once per sequence (:func:`~stlearn.models.trajgru_sequence_trace`, cached);
+    step, link and channel only swap image data and arrows (one warp of a (C, h, w) state), redrawn
+    over a saved background (:class:`~stlearn.widgets._strips.BlitImage`); a scale change rebuilds
+    the arrows. Set ``.value`` of any control from Python to do what the mouse does.
+
+    Args:
+        model: a TrajGRU (``load_pretrained("moving_digits", "trajgru")``).
+        frames: sequences (N, T, [1,] H, W) — a SequenceDataset, array or tensor.
+        sequences: the indices offered in the sequence picker.
+        input_len: encoder steps (the rest are forecast).
+
+    Taught in lesson 8 ("TrajGRU and MIM"), section "Explore the flows".
+    """
+
+    def __init__(self, model: torch.nn.Module, frames: Any, sequences: Sequence[int] = (0, 1, 2, 3),
+                 input_len: int = 10) -> None:  # fmt: skip
+        from ..models import TrajGRU
+
+        where = "TrajGRUFlowExplorer"
+        if not isinstance(model, TrajGRU):
+            name = getattr(model, "name", "") or type(model).__name__
+            raise InputTypeError(f"{where} supports TrajGRU models (load_pretrained(..., 'trajgru')); got {name}")
+        self.model = model
+        self.frames = sequence_source(where, frames)
+        self.input_len = input_len
+        self._cache: dict[int, Any] = {}
+        self.runs = 0
+        seqs = check_sequences(where, self.frames, sequences)
+        tr = self.trace_of(seqs[0])
+        self.links = max(f.shape[1] for f in tr.flows)
+        row = widgets.Layout(width="290px")
+        desc = {"description_width": "70px"}
+        self.sequence = widgets.Dropdown(options=[(f"sequence {k}", k) for k in seqs], value=seqs[0],
+                                         description="sequence", layout=row, style=desc)  # fmt: skip
+        self.step = widgets.IntSlider(value=input_len - 1, min=0, max=tr.num_steps - 1, description="step t",
+                                      layout=row, style=desc)  # fmt: skip
+        self.scale = widgets.Dropdown(options=[(f"scale {s} ({f.shape[-2]}×{f.shape[-1]})", s)
+                                               for s, f in enumerate(tr.flows)],
+                                      value=0, description="scale", layout=row, style=desc)  # fmt: skip
+        self.link = widgets.Dropdown(options=[(f"link l = {k + 1}", k) for k in range(tr.flows[0].shape[1])],
+                                     value=0, description="link", layout=row, style=desc)  # fmt: skip
+        self.channel = widgets.IntSlider(value=0, min=0, max=tr.h[0].shape[1] - 1, description="channel",
+                                         layout=row, style=desc)  # fmt: skip
+        self.headline = widgets.HTML()
+        self._build_figure(tr)
+        guard = self.canvas.guard
+        self.sequence.observe(guard(self._on_sequence), names="value")
+        self.scale.observe(guard(self._on_scale), names="value")
+        for control in (self.step, self.link, self.channel):
+            control.observe(guard(self._update), names="value")
+        self._on_scale()
+        column = widgets.Layout(min_width="300px", overflow="visible")
+        controls = widgets.HBox(
+            [widgets.VBox([self.sequence, self.scale], layout=column),
+             widgets.VBox([self.step, self.link], layout=column),
+             widgets.VBox([self.channel], layout=column)],
+            layout=widgets.Layout(align_items="flex-start", flex_flow="row wrap"),
+        )  # fmt: skip
+        self.widget = widgets.VBox([controls, self.headline, self.canvas.image, self.canvas.error],
+                                   layout=widgets.Layout(align_items="flex-start"))  # fmt: skip
+
+    # -- data ----------------------------------------------------------------------------------
+
+    def trace_of(self, index: int) -> Any:
+        """The traced pass over sequence ``index`` (computed on first use, then cached)."""
+        from ..models.trajgru import trajgru_sequence_trace
+
+        if index not in self._cache:
+            check_sequences("TrajGRUFlowExplorer.trace_of", self.frames, [index])
+            if len(self._cache) >= 8:
+                self._cache.pop(next(iter(self._cache)))
+            self._cache[index] = trajgru_sequence_trace(self.model, self.frames[index], self.input_len)
+            self.runs += 1
+        return self._cache[index]
+
+    @property
+    def trace(self) -> Any:
+        return self.trace_of(self.sequence.value)
+
+    def current_warp(self) -> tuple[np.ndarray, np.ndarray]:
+        r"""(:math:`H_{t-1}`, :math:`\mathrm{warp}(H_{t-1}, U_l, V_l)`), (C, h, w) each: current step, scale, link."""
+        tr, t, s = self.trace, self.step.value, self.scale.value
+        h_prev = tr.h_prev(t, s)
+        return h_prev, warped(h_prev, tr.flows[s][t, self.link.value])
+
+    # -- drawing -------------------------------------------------------------------------------
+
+    def _build_figure(self, tr: Any) -> None:
+        n = self.links
+        self.canvas = BlitImage((max(1.75 * n, 7.2), 4.6))
+        fig = self.canvas.figure
+        height, width = tr.frames.shape[1:]
+        self.extent = (-0.5, width - 0.5, height - 0.5, -0.5)
+        top = [fig.add_axes((0.01 + k * 0.98 / n, 0.53, 0.98 / n - 0.01, 0.38)) for k in range(n)]
+        bottom = [fig.add_axes((0.01 + k * 0.245, 0.04, 0.23, 0.38)) for k in range(4)]
+        blank = np.zeros((height, width))
+        self.im_frames = [ax.imshow(blank, cmap="gray", vmin=0, vmax=1, interpolation="nearest") for ax in top]
+        self.im_maps = [ax.imshow(np.zeros((2, 2)), cmap="RdBu_r", vmin=-1, vmax=1, interpolation="nearest",
+                                  extent=self.extent) for ax in bottom[:3]]  # fmt: skip
+        self.im_length = bottom[3].imshow(np.zeros((2, 2)), cmap="viridis", vmin=0, vmax=1, interpolation="nearest",
+                                          extent=self.extent)  # fmt: skip
+        for ax in (*top, *bottom):
+            ax.set_xticks([])
+            ax.set_yticks([])
+        self.top, self.bottom = top, bottom
+        self.top_titles = [ax.set_title("", fontsize=8) for ax in top]
+        self.bottom_titles = [ax.set_title("", fontsize=8) for ax in bottom]
+        self.caption = fig.text(0.01, 0.985, "", fontsize=9, va="top")
+        self.quivers: list[Any] = []
+        self.warp_quiver: Any = None
+        self._full = True  # the next update draws everything (first draw, new scale)
+        self._busy = False  # set while a scale change rebuilds the arrows: the controls' updates wait
+
+    def _on_sequence(self) -> None:
+        self.trace_of(self.sequence.value)
+        self._update()
+
+    def _on_scale(self) -> None:
+        """A new grid: new arrow positions (rebuilt), new link and channel ranges, then a full draw."""
+        tr, s = self.trace, self.scale.value
+        links, _, h, w = tr.flows[s].shape[1:]
+        self._busy = True
+        try:
+            if len(self.link.options) != links:
+                self.link.options = [(f"link l = {k + 1}", k) for k in range(links)]
+            self.channel.max = tr.h[s].shape[1] - 1
+        finally:
+            self._busy = False
+        for q in (*self.quivers, self.warp_quiver):
+            if q is not None:
+                q.remove()
+        cell = tr.cell_size[s]
+        self._stride = max(1, h // 8)
+        x, y, self._index = arrow_grid((h, w), cell, self._stride)
+        zeros = np.zeros_like(x)
+        style = {"angles": "xy", "scale_units": "xy", "scale": 1, "pivot": "tip", "width": 0.007, "headwidth": 3.5,
+                 "headlength": 4, "headaxislength": 3.5}  # fmt: skip
+        self.quivers = [ax.quiver(x, y, zeros, zeros, color="#ff5a36", **style) for ax in self.top[:links]]
+        self.warp_quiver = self.bottom[1].quiver(x, y, zeros, zeros, color="k", **style)
+        for k, ax in enumerate(self.top):
+            ax.set_visible(k < links)
+        self._full = True
+        self._update()
+
+    def _update(self) -> None:
+        if self._busy:
+            return
+        tr, t, s, link, k = self.trace, self.step.value, self.scale.value, self.link.value, self.channel.value
+        flows = tr.flows[s][t]  # (L, 2, h, w)
+        cell = tr.cell_size[s]
+        frame, what = tr.shown_frame(t)
+        rows, cols = self._index[:, 0], self._index[:, 1]
+        for j, (im, q, title) in enumerate(zip(self.im_frames, self.quivers, self.top_titles, strict=False)):
+            im.set_data(frame)
+            q.set_UVC(flows[j, 0][rows, cols] * cell, flows[j, 1][rows, cols] * cell)
+            length = float(np.hypot(flows[j, 0], flows[j, 1]).mean()) * cell
+            title.set_text(("▶ " if j == link else "") + f"l = {j + 1}: mean {length:.1f} px")
+            title.set_color("#c00000" if j == link else "black")
+        h_prev = tr.h_prev(t, s)
+        after = warped(h_prev, flows[link])
+        change = after - h_prev
+        limit = float(max(np.abs(h_prev[k]).max(), np.abs(after[k]).max())) or 1.0
+        for im, m in zip(self.im_maps, (h_prev[k], after[k], change[k]), strict=True):
+            im.set_data(m)
+            im.set_clim(-limit, limit)
+        self.warp_quiver.set_UVC(flows[link, 0][rows, cols] * cell, flows[link, 1][rows, cols] * cell)
+        length = np.hypot(flows[link, 0], flows[link, 1]) * cell
+        self.im_length.set_data(length)
+        self.im_length.set_clim(0, float(length.max()) or 1.0)
+        shape = tuple(h_prev.shape)
+        self.bottom_titles[0].set_text(f"H_t-1, ch {k}  (C, h, w) = {shape}")
+        self.bottom_titles[1].set_text(f"warp(H_t-1, U_{link + 1}, V_{link + 1}), ch {k}")
+        self.bottom_titles[2].set_text(f"warped − H_t-1: mean |·| {np.abs(change[k]).mean():.3f}")
+        self.bottom_titles[3].set_text(f"|(U_{link + 1}, V_{link + 1})|, max {length.max():.1f} px")
+        self.caption.set_text(
+            f"step {t}, scale {s} ({flows.shape[-2]}×{flows.shape[-1]} grid, 1 cell = {cell} px): arrows over {what}; "
+            f"flows (B, L, 2, h, w) = (1, {flows.shape[0]}, 2, {flows.shape[-2]}, {flows.shape[-1]}); "
+            f"maps ±{limit:.2f}"
+        )
+        phase = "encoder: reads a frame" if t < tr.input_len else "forecaster: reads no frame"
+        self.headline.value = (
+            f"<b>sequence {self.sequence.value}, step t = {t}</b> ({phase}), scale {s}, link {link + 1}"
+        )
+        spines = [sp for ax in (*self.top, *self.bottom) if ax.get_visible() for sp in ax.spines.values()]
+        for j, ax in enumerate(self.top):
+            for sp in ax.spines.values():
+                sp.set_edgecolor("#c00000" if j == link else "black")
+                sp.set_linewidth(2.0 if j == link else 0.8)
+        visible = [a for a in self.im_frames if a.axes.get_visible()]
+        self.canvas.animated = [*visible, *self.im_maps, self.im_length, *self.quivers, self.warp_quiver, *spines,
+                                *[tt for tt in self.top_titles if tt.axes.get_visible()], *self.bottom_titles,
+                                self.caption]  # fmt: skip
+        if self._full:
+            self._full = False
+            self.canvas.render()
+        else:
+            self.canvas.render_changed()
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self.widget)
