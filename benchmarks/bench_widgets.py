@@ -37,7 +37,9 @@ from stlearn.widgets import (
     GateExplorer,
     GateSurgery,
     IncrementExplorer,
+    MIMMemoryExplorer,
     PredictionViewer,
+    TrajGRUFlowExplorer,
     ZigzagFlow,
 )
 
@@ -92,6 +94,23 @@ def _predrnn(quick: bool):
     except (FileNotFoundError, OSError):
         torch.manual_seed(0)
         return PredRNN(hidden_channels=[32, 32]).eval()
+
+
+def _lesson8_models(quick: bool):
+    """Lesson 8's TrajGRU and MIM: pretrained when shipped, else random of the same size (tiny with --quick)."""
+    from stlearn.models import MIM, TrajGRU
+
+    if quick:
+        torch.manual_seed(0)
+        return (TrajGRU(frame_size=(16, 16), hidden_channels=[4, 4], links=2, flow_channels=4).eval(),
+                MIM(frame_size=(16, 16), hidden_channels=[4, 4]).eval())  # fmt: skip
+    try:
+        from stlearn.training.pretrained import load_pretrained
+
+        return load_pretrained("moving_digits", "trajgru"), load_pretrained("moving_digits", "mim")
+    except (FileNotFoundError, OSError):
+        torch.manual_seed(0)
+        return TrajGRU().eval(), MIM().eval()
 
 
 def _time(control, values, repeats: int) -> tuple[list[float], list[float]]:
@@ -173,6 +192,9 @@ def main(argv: list[str] | None = None) -> int:
     gs = GateSurgery(model, frames, sequences=(0, 1), input_len=input_len)
     gs_st = GateSurgery(st_model, frames, sequences=(0, 1), input_len=input_len, gate="f_prime")  # lessons 5, 6
     cn = ConnectivityExplorer({"ConvLSTM": model, "PredRNN": st_model}, frames, sequences=(0, 1), input_len=input_len)
+    tg_model, mim_model = _lesson8_models(args.quick)
+    tf = TrajGRUFlowExplorer(tg_model, frames, sequences=(0, 1), input_len=input_len)
+    mm = MIMMemoryExplorer(mim_model, frames, sequences=(0, 1), input_len=input_len)
     # PredictionViewer keeps the picture of every (sequence, metric) it drew: the rows above time revisits; these
     # time first drawings (forecasts computed beforehand, as the revisit rows also have them)
     fresh = tuple(range(min(8, len(frames))))
@@ -222,6 +244,15 @@ def main(argv: list[str] | None = None) -> int:
         ("ConnectivityExplorer", "row y (2 backward passes)", cn.row, [1, 2, 3, 4]),
         ("ConnectivityExplorer", "lead (2 backward passes, frames redrawn)", cn.lead, [2, 3, cn.lead.max, 1]),
         ("ConnectivityExplorer", "sequence (cached forward passes)", cn.sequence, [1, 0]),
+        ("TrajGRUFlowExplorer", "step", tf.step, [3, 4, 2, tf.step.max]),
+        ("TrajGRUFlowExplorer", "link (one warp)", tf.link, [1, 0]),
+        ("TrajGRUFlowExplorer", "channel", tf.channel, [1, 2, 3]),
+        ("TrajGRUFlowExplorer", "scale (arrows rebuilt, full draw)", tf.scale, [1, 0]),
+        ("TrajGRUFlowExplorer", "sequence (cached)", tf.sequence, [1, 0]),
+        ("MIMMemoryExplorer", "step", mm.step, [3, 4, 2, mm.step.max]),
+        ("MIMMemoryExplorer", "quantity", mm.quantity, ["diff", "s", "t", "n"]),
+        ("MIMMemoryExplorer", "channel", mm.channel, [1, 2, 3]),
+        ("MIMMemoryExplorer", "sequence (cached; curves redrawn)", mm.sequence, [1, 0]),
     ]
     _time(zf.wiring, ["cut", "zigzag"], 1)  # first visit of the cut wiring runs the copied model once
     cases.append(("ZigzagFlow", "wiring (cached)", zf.wiring, ["cut", "zigzag"]))
@@ -231,6 +262,8 @@ def main(argv: list[str] | None = None) -> int:
     _time(pv.sequence, [1, 0], 1)  # first visit of sequence 1 forecasts it once
     _time(gs.sequence, [1, 0], 1)  # and runs the unmodified model once
     _time(cn.sequence, [1, 0], 1)  # first visit of sequence 1: one forward pass per model, kept
+    _time(tf.sequence, [1, 0], 1)  # first visit of sequence 1: one traced pass, kept
+    _time(mm.sequence, [1, 0], 1)
     rows = [_row(widget, control, *_time(ctl, values, repeats)) for widget, control, ctl, values in cases]
     rows += [_row("PredictionViewer", control, wall, cpu) for control, (wall, cpu) in first_draws.items()]
     rows.append(_row("GuessFirst", "reveal (button)", *_time_reveals(repeats)))

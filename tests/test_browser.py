@@ -47,6 +47,7 @@ WIDGET_LESSONS = {
     "05_st_lstm.ipynb": 150,
     "06_zigzag_memory.ipynb": 150,
     "07_predrnn_v2.ipynb": 150,
+    "08_trajgru_mim.ipynb": 120,
     "10_comparing_models.ipynb": 150,
 }
 
