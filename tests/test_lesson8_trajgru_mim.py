@@ -185,3 +185,20 @@ def test_mim_figure_and_widget() -> None:
     np.testing.assert_allclose(curves["n"], np.abs(w.trace.records[2]["n"]).mean(axis=(1, 2, 3)))
     with pytest.raises(InputTypeError, match="supports MIM"):
         MIMMemoryExplorer(_trajgru(), frames)
+
+
+@pytest.mark.parametrize(
+    "module",
+    ["stlearn.viz.flow", "stlearn.widgets.trajgru_flow", "stlearn.widgets.mim_memory", "stlearn.models.trajgru",
+     "stlearn.models.mim"],
+)  # fmt: skip
+def test_lesson8_helpers_name_their_lesson(module: str) -> None:
+    """Every public helper of lesson 8 says which lesson teaches it (the D2L rule)."""
+    import importlib
+    import re
+
+    mod = importlib.import_module(module)
+    for name in mod.__all__:
+        obj = getattr(mod, name)
+        if callable(obj):
+            assert re.search(r"[Ll]esson 8", obj.__doc__ or ""), f"{module}.{name} does not name lesson 8"

@@ -44,6 +44,7 @@ def arrow_grid(grid: tuple[int, int], cell_size: int, stride: int) -> tuple[np.n
     """Arrow positions: the centres of every ``stride``-th grid cell, in frame pixels, and their grid indices.
 
     Returns ``(X, Y, index)``: X, Y (n,) frame coordinates; ``index`` (n, 2) the (row, col) of each cell.
+    Lesson 8 (where TrajGRUFlowExplorer puts its arrows).
     """
     h, w = grid
     rows, cols = np.arange(stride // 2, h, stride), np.arange(stride // 2, w, stride)
@@ -58,7 +59,7 @@ def flow_arrows(ax: Any, flow: np.ndarray, cell_size: int, stride: int = 1, **st
     The warp reads :math:`H[y - V, x - U]`: the content at :math:`(x - U, y - V)` arrives at
     :math:`(x, y)`. Each arrow starts at that source and ends at the cell centre, so it points the way
     the state moves; its length is :math:`(U, V)` × ``cell_size`` frame pixels (no rescaling). Returns
-    the :class:`~matplotlib.quiver.Quiver` (``set_UVC`` moves it; lesson 8's widget does).
+    the :class:`~matplotlib.quiver.Quiver` (``set_UVC`` moves it; lesson 8's widget does). Lesson 8.
     """
     flow = np.asarray(flow)
     if flow.ndim != 3 or flow.shape[0] != 2:
@@ -72,7 +73,7 @@ def flow_arrows(ax: Any, flow: np.ndarray, cell_size: int, stride: int = 1, **st
 
 
 def warped(h_prev: np.ndarray, flow: np.ndarray) -> np.ndarray:
-    r""":math:`\mathrm{warp}(H_{t-1}, U, V)` of a (C, h, w) state along one (2, h, w) flow (the model's warp)."""
+    r""":math:`\mathrm{warp}(H_{t-1}, U, V)` of a (C, h, w) state along one (2, h, w) flow (the model's warp; lesson 8)."""
     from ..models.trajgru_cell import warp
 
     h = torch.as_tensor(np.asarray(h_prev, np.float32))[None]
