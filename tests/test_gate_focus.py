@@ -195,7 +195,7 @@ def test_lesson5_sections_open_with_the_st_lstm_part_in_focus():
     [
         ("03_convlstm_gates.ipynb", ["GuessFirst(", "ax.axvline(9.5"]),
         ("05_st_lstm.ipynb", ["GuessFirst(", 'GateSurgery(model, test, sequences=(0, 1, 2, 3), gate="f_prime")']),
-        ("06_zigzag_memory.ipynb", ["GuessFirst(", 'GateSurgery(predrnn, test', 'edit="scale", gate="m")']),
+        ("06_zigzag_memory.ipynb", ["GuessFirst(", "GateSurgery(predrnn, test", 'edit="scale", gate="m")']),
     ],
 )
 def test_lessons_guess_first_and_operate(name, needles):
