@@ -208,7 +208,7 @@ COMMANDS["export-pretrained"] = (
 
 
 def _make_student_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--source-dir", dest="source_dir", help="source notebooks (default: notebooks/exercises)")
+    p.add_argument("--source-dir", dest="source_dir", help="source notebooks (default: stlearn/exercises/source)")
     p.add_argument("--out-dir", dest="out_dir", help="where to write (default: notebooks/student)")
     p.add_argument("--check", action="store_true", help="write nothing; exit 1 if the student notebooks drifted")
 
@@ -235,10 +235,16 @@ COMMANDS["make-student"] = (
 
 def _grade_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("submissions", nargs="+", help="submitted notebooks (named like their source, e.g. ex03_*.ipynb)")
-    p.add_argument("--source-dir", dest="source_dir", help="source notebooks (default: notebooks/exercises)")
+    p.add_argument("--source-dir", dest="source_dir", help="source notebooks (default: stlearn/exercises/source)")
     p.add_argument("--csv", help="write one row per (submission, exercise) to this CSV file")
     p.add_argument("--json", help="write the full results to this JSON file")
-    p.add_argument("--timeout", type=float, default=60.0, help="seconds per cell (default 60)")
+    p.add_argument("--timeout", type=float, default=60.0, help="seconds per exercise, its cell and check (default 60)")
+    p.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1), help="submissions graded at once")
+    p.add_argument(
+        "--unsafe",
+        action="store_true",
+        help="grade WITHOUT a sandbox where bubblewrap cannot run (the code runs with your rights; trusted work only)",
+    )
 
 
 def _grade(args: argparse.Namespace) -> int:

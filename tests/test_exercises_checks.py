@@ -301,3 +301,99 @@ def test_broadcasting_slip_to_a_wrong_shape_is_named():
 
     with pytest.raises(AssertionError, match="(broadcasting|shape) slip"):
         checks.check_input_gate(input_gate)
+
+
+# ------------------------------------------------------------------ feedback for the mistakes a hostile review found
+
+
+def _fails_with(check, fn, *needles):
+    with pytest.raises(AssertionError) as err:
+        check(learner(fn))
+    for needle in needles:
+        assert needle in str(err.value), str(err.value)
+    return str(err.value)
+
+
+def test_a_matrix_product_for_the_hadamard_product_is_named_not_a_raw_torch_error():
+    def forget_gate(x_f, h_f, c_prev, w_cf, b_f):
+        return torch.sigmoid(x_f + h_f + w_cf @ c_prev + b_f.view(1, -1, 1, 1))
+
+    message = _fails_with(CHECKS["forget_gate"], forget_gate, "element-wise")
+    assert "Traceback" not in message
+
+    def cell_update(f_t, c_prev, i_t, c_tilde):
+        return torch.matmul(f_t, c_prev) + torch.matmul(i_t, c_tilde)
+
+    _fails_with(CHECKS["cell_update"], cell_update, "element-wise")
+
+
+def test_a_wrong_sign_is_named():
+    _fails_with(CHECKS["hidden_state"], lambda o, c: -(o * torch.tanh(c)), "opposite sign")
+    _fails_with(CHECKS["cell_update"], lambda f, c, i, g: f * c - i * g, "a wrong sign")
+
+
+def test_every_wrong_nesting_of_the_patch_axes_is_named():
+    for order in [(6, 4, 2), (4, 2, 6), (2, 6, 4), (2, 4, 6), (6, 2, 4)]:
+
+        def patch_frames(frames, p, order=order):
+            b, t, c, h, w = frames.shape
+            x = frames.reshape(b, t, c, h // p, p, w // p, p).permute(0, 1, *order, 3, 5)
+            return x.reshape(b, t, p * p * c, h // p, w // p)
+
+        message = _fails_with(CHECKS["patch_frames"], patch_frames)
+        assert "order" in message or "swapped" in message, message
+
+
+def test_a_per_sample_cosine_is_named():
+    def decoupling_loss(adapter, delta_c, delta_m):
+        a = F.normalize(adapter(delta_c).flatten(1), dim=1)
+        b = F.normalize(adapter(delta_m).flatten(1), dim=1)
+        return (a * b).sum(dim=1).abs().mean()
+
+    _fails_with(CHECKS["decoupling_loss"], decoupling_loss, "one cosine per (sample, channel)")
+
+
+def test_a_loss_without_a_gradient_fails_and_says_why():
+    def flat(adapter, delta_c, delta_m):
+        with torch.no_grad():
+            loss = ref.decoupling_loss(adapter, delta_c, delta_m)
+        return loss
+
+    _fails_with(CHECKS["decoupling_loss"], flat, "no gradient")
+
+    def detached(adapter, delta_c, delta_m):
+        a = F.normalize(adapter(delta_c.detach()).flatten(2), dim=2)
+        b = F.normalize(adapter(delta_m).flatten(2), dim=2)
+        return (a * b).sum(dim=2).abs().mean()
+
+    _fails_with(CHECKS["decoupling_loss"], detached, "no gradient flows back to delta_c")
+
+
+def test_generic_wrong_values_give_the_first_mismatch():
+    def hidden_state(o_t, c_t):
+        out = o_t * torch.tanh(c_t)
+        return torch.where(out.abs() > 0.3, out * 0.99, out)
+
+    _fails_with(CHECKS["hidden_state"], hidden_state, "first at index", "yours", "expected")
+
+
+def test_observations_are_plain_data_and_pickles_are_refused():
+    import base64
+    import io
+    import json
+
+    import numpy as np
+
+    from stlearn.exercises import worker
+
+    cases = [worker.encode((torch.randn(2, 3), 2.5, [torch.zeros(1)], worker.Adapter(torch.ones(1, 1, 1, 1))))]
+    obs = worker.observe(lambda x, s, lst, a: (x * s, lst[0]), cases)
+    json.dumps(obs)  # nothing but JSON
+    out = worker.decode(obs[0]["out"])
+    assert isinstance(out, tuple) and out[0].shape == (2, 3)
+    buf = io.BytesIO()
+    np.save(buf, np.array([{"x": 1}], dtype=object), allow_pickle=True)
+    with pytest.raises(ValueError):
+        worker.decode({"t": "tensor", "npy": base64.b64encode(buf.getvalue()).decode()})
+    with pytest.raises(ValueError):
+        worker.decode({"t": "pickle", "v": "gASV"})

@@ -1,11 +1,14 @@
 """Graded exercises of the course: checkers with feedback, student versions and the grader.
 
 * :mod:`stlearn.exercises.checks` — ``check_<name>(fn)`` for every exercise; the check cells of
-  ``notebooks/exercises/*.ipynb`` call them (lesson 1, 3, 5, 6, 7 and 9).
+  the notebooks call them (lesson 1, 3, 5, 6, 7 and 9). The source notebooks, with the reference
+  solutions, are in ``stlearn/exercises/source/``; learners get ``notebooks/student/``.
+* :mod:`stlearn.exercises.worker` — what runs beside the learner's code (cells, and calls of the
+  learner's function on given inputs); :mod:`stlearn.exercises.sandbox` — bubblewrap around it.
 * :mod:`stlearn.exercises.student` — ``make_student()``: the student notebooks in
   ``notebooks/student/`` from the sources (``stlearn make-student``).
-* :mod:`stlearn.exercises.grade` — ``grade()``: scores submissions with the source's check cells
-  (``stlearn grade SUBMISSION.ipynb ...``).
+* :mod:`stlearn.exercises.grade` — ``grade()``: scores submissions, each in a sandbox, judging the
+  observations in the grader's own process (``stlearn grade SUBMISSION.ipynb ...``).
 """
 
 from .checks import (

@@ -23,14 +23,15 @@ import torch
 import torch.nn.functional as F
 
 from .. import gates
-from ..cells import STLSTMCell
 from . import references as ref
 from ._core import Case, CheckSpec, Mistake, run_check
+from .worker import Adapter, ToyCell
 
 Tensor = torch.Tensor
 
 __all__ = [
     "CHECKS",
+    "SPECS",
     "check_cell_candidate",
     "check_cell_update",
     "check_convlstm_step",
@@ -156,6 +157,15 @@ def _sigmoid_gate_spec(name: str, what: str, ref_fn: Callable[..., Tensor], stat
             lambda *a: 1 - torch.sigmoid(z(*a)),
             f"your {what} returns 1 − σ(z): use σ(z) itself",
         ),
+        Mistake(
+            lambda x, h, s, w, b: torch.sigmoid(x + h + torch.matmul(w, s) + b.view(1, -1, 1, 1)),
+            f"⊙ in {_peep(name)} is the element-wise (Hadamard) product, w * c; you used a matrix product "
+            "(@ or torch.matmul), which only runs at all when the frames are square",
+        ),
+        Mistake(
+            lambda x, h, s, w, b: torch.sigmoid(x + h - w * s + b.view(1, -1, 1, 1)),
+            f"a wrong sign: the peephole term is added, + {_peep(name)}",
+        ),
     ]
     validators = [_no_nan, _range(0.0, 1.0, what, "did you forget the sigmoid?")]
     return CheckSpec(name, ref_fn, _gate_cases, mistakes, validators)
@@ -184,7 +194,7 @@ def check_input_gate(fn: Callable[..., Tensor], seed: int | None = None) -> None
     Exercise of lesson 3 (``ex03_convlstm_gates.ipynb``).
     """
     __tracebackhide__ = True  # IPython shows the learner the message, not the checker's frames
-    run_check(_INPUT_GATE, fn, seed, ("x_i", "h_i", "c_prev", "w_ci", "b_i"))
+    run_check(_INPUT_GATE, fn, seed)
 
 
 def check_forget_gate(fn: Callable[..., Tensor], seed: int | None = None) -> None:
@@ -193,7 +203,7 @@ def check_forget_gate(fn: Callable[..., Tensor], seed: int | None = None) -> Non
     Recognises the same mistakes as :func:`check_input_gate`.  Exercise of lesson 3.
     """
     __tracebackhide__ = True  # IPython shows the learner the message, not the checker's frames
-    run_check(_FORGET_GATE, fn, seed, ("x_f", "h_f", "c_prev", "w_cf", "b_f"))
+    run_check(_FORGET_GATE, fn, seed)
 
 
 def check_output_gate(fn: Callable[..., Tensor], seed: int | None = None) -> None:
@@ -203,7 +213,7 @@ def check_output_gate(fn: Callable[..., Tensor], seed: int | None = None) -> Non
     peephole on C_{t-1}).  Exercise of lesson 3.
     """
     __tracebackhide__ = True  # IPython shows the learner the message, not the checker's frames
-    run_check(_OUTPUT_GATE, fn, seed, ("x_o", "h_o", "c_t", "w_co", "b_o"))
+    run_check(_OUTPUT_GATE, fn, seed)
 
 
 def _candidate_cases(gen: torch.Generator) -> list[Case]:
@@ -242,7 +252,7 @@ def check_cell_candidate(fn: Callable[..., Tensor], seed: int | None = None) -> 
     from a hand-made tanh at ±50, in-place edits.  Exercise of lesson 3.
     """
     __tracebackhide__ = True  # IPython shows the learner the message, not the checker's frames
-    run_check(_CELL_CANDIDATE, fn, seed, ("x_c", "h_c", "b_c"))
+    run_check(_CELL_CANDIDATE, fn, seed)
 
 
 def _update_cases(gen: torch.Generator) -> list[Case]:
@@ -285,6 +295,15 @@ _CELL_UPDATE = CheckSpec(
             lambda f, c, i, g: f * c * i * g,
             "the two terms are added: C_t = f_t ⊙ C_{t-1} + i_t ⊙ C̃_t",
         ),
+        Mistake(
+            lambda f, c, i, g: f * c - i * g,
+            "a wrong sign: the two terms are added, C_t = f_t ⊙ C_{t-1} + i_t ⊙ C̃_t (the candidate's own sign "
+            "already lets it lower the cell)",
+        ),
+        Mistake(
+            lambda f, c, i, g: torch.matmul(f, c) + torch.matmul(i, g),
+            "⊙ is the element-wise (Hadamard) product, f_t * c_prev; you used a matrix product (@ or torch.matmul)",
+        ),
     ],
 )
 
@@ -296,7 +315,7 @@ def check_cell_update(fn: Callable[..., Tensor], seed: int | None = None) -> Non
     a sum, in-place edits of ``c_prev`` (``c_prev *= f_t``).  Exercise of lesson 3.
     """
     __tracebackhide__ = True  # IPython shows the learner the message, not the checker's frames
-    run_check(_CELL_UPDATE, fn, seed, ("f_t", "c_prev", "i_t", "c_tilde"))
+    run_check(_CELL_UPDATE, fn, seed)
 
 
 def _hidden_cases(gen: torch.Generator) -> list[Case]:
@@ -336,7 +355,7 @@ def check_hidden_state(fn: Callable[..., Tensor], seed: int | None = None) -> No
     product, NaN at ±50.  Exercise of lesson 3.
     """
     __tracebackhide__ = True  # IPython shows the learner the message, not the checker's frames
-    run_check(_HIDDEN_STATE, fn, seed, ("o_t", "c_t"))
+    run_check(_HIDDEN_STATE, fn, seed)
 
 
 # ------------------------------------------------------------------ the full ConvLSTM step
@@ -435,9 +454,7 @@ def check_convlstm_step(fn: Callable[..., tuple[Tensor, Tensor]], seed: int | No
     Exercise of lesson 3.
     """
     __tracebackhide__ = True  # IPython shows the learner the message, not the checker's frames
-    run_check(
-        _CONVLSTM_STEP, fn, seed, ("x", "h_prev", "c_prev", "w_x", "w_h", "w_ci", "w_cf", "w_co", "b")
-    )
+    run_check(_CONVLSTM_STEP, fn, seed)
 
 
 # --------------------------------------------------------------------------------------------
@@ -449,9 +466,7 @@ def _spatial_cases(gen: torch.Generator) -> list[Case]:
     cases = []
     for label, b, c, h, w, dtype, extreme in _FRAME_CASES:
         shape = (b, c, h, w)
-        parts = [
-            _extreme(gen, shape, dtype) if extreme else _randn(gen, shape, dtype, 1.5) for _ in range(6)
-        ]
+        parts = [_extreme(gen, shape, dtype) if extreme else _randn(gen, shape, dtype, 1.5) for _ in range(6)]
         m_in = _randn(gen, shape, dtype, 1.5)
         cases.append(Case(label, (*parts, m_in), dtype))
     return cases
@@ -506,7 +521,7 @@ def check_spatial_memory(fn: Callable[..., Tensor], seed: int | None = None) -> 
     gate, NaN at ±50, in-place edits of ``m_in``.  Exercise of lesson 5 (``ex05_st_lstm.ipynb``).
     """
     __tracebackhide__ = True  # IPython shows the learner the message, not the checker's frames
-    run_check(_SPATIAL_MEMORY, fn, seed, ("x_i", "x_f", "x_g", "m_i", "m_f", "m_g", "m_in"))
+    run_check(_SPATIAL_MEMORY, fn, seed)
 
 
 def _output_cases(gen: torch.Generator) -> list[Case]:
@@ -586,7 +601,7 @@ def check_st_output(fn: Callable[..., tuple[Tensor, Tensor]], seed: int | None =
     swapped outputs, in-place edits.  Exercise of lesson 5.
     """
     __tracebackhide__ = True  # IPython shows the learner the message, not the checker's frames
-    run_check(_ST_OUTPUT, fn, seed, ("o_x", "o_h", "c_t", "m_t", "w_co", "w_1x1"))
+    run_check(_ST_OUTPUT, fn, seed)
 
 
 # ------------------------------------------------------------------ the zigzag step (lesson 6)
@@ -604,12 +619,9 @@ def _zigzag_cases(gen: torch.Generator) -> list[Case]:
     for label, layers, b, cin, c, h, w, dtype in specs:
         cells = []
         for layer in range(layers):
-            cell = STLSTMCell(cin if layer == 0 else c, c, kernel_size=3).to(dtype)
-            with torch.no_grad():
-                for p in cell.parameters():
-                    p.copy_(_randn(gen, tuple(p.shape), dtype, 0.4))
-            cell.requires_grad_(False)
-            cells.append(cell)
+            c_in = cin if layer == 0 else c
+            weights = [_randn(gen, (c, n, 3, 3), dtype, 0.4) for n in (c_in, c, c, c)]
+            cells.append(ToyCell(*weights))
         x = _randn(gen, (b, cin, h, w), dtype)
         hs = [torch.tanh(_randn(gen, (b, c, h, w), dtype)) for _ in range(layers)]
         cs = [_randn(gen, (b, c, h, w), dtype) for _ in range(layers)]
@@ -665,8 +677,7 @@ _ZIGZAG_STEP = CheckSpec(
         ),
         Mistake(
             _zigzag(inputs="frame"),
-            "only layer 0 reads the frame x; layer l > 0 reads H^{l-1}_t, the new hidden state of the "
-            "layer below",
+            "only layer 0 reads the frame x; layer l > 0 reads H^{l-1}_t, the new hidden state of the layer below",
         ),
         Mistake(
             _zigzag(out_m="bottom"),
@@ -686,25 +697,12 @@ def check_zigzag_step(fn: Callable[..., Any], seed: int | None = None) -> None:
     Exercise of lesson 6 (in ``ex05_st_lstm.ipynb``).
     """
     __tracebackhide__ = True  # IPython shows the learner the message, not the checker's frames
-    run_check(_ZIGZAG_STEP, fn, seed, ("cells", "x", "h", "c", "m"))
+    run_check(_ZIGZAG_STEP, fn, seed)
 
 
 # --------------------------------------------------------------------------------------------
 # PredRNN-V2 — lesson 7 (ex07_predrnn_v2)
 # --------------------------------------------------------------------------------------------
-
-
-class _Adapter:
-    """A 1×1 convolution C→C without bias, as PredRNN-V2's shared adapter (a plain callable)."""
-
-    def __init__(self, weight: Tensor) -> None:
-        self.weight = weight
-
-    def __call__(self, x: Tensor) -> Tensor:
-        return F.conv2d(x, self.weight)
-
-    def __repr__(self) -> str:
-        return f"adapter(1×1 convolution, {self.weight.shape[0]} channels)"
 
 
 def _decouple_cases(gen: torch.Generator) -> list[Case]:
@@ -726,7 +724,7 @@ def _decouple_cases(gen: torch.Generator) -> list[Case]:
             dm = -dc
         else:
             dm = torch.sigmoid(_randn(gen, shape, dtype)) * torch.tanh(_randn(gen, shape, dtype, 2.0))
-        adapter = _Adapter(_randn(gen, (c, c, 1, 1), dtype, 0.7))
+        adapter = Adapter(_randn(gen, (c, c, 1, 1), dtype, 0.7))
         cases.append(Case(label, (adapter, dc, dm), dtype))
     return cases
 
@@ -735,7 +733,9 @@ def _decouple(dim: int = 2, absolute: bool = True, adapt: bool = True, normalize
     def fn(adapter, dc, dm):
         a = adapter(dc) if adapt else dc
         b = adapter(dm) if adapt else dm
-        if dim == 2:
+        if dim == 0:  # one cosine per sample, over all its channels and pixels
+            cos = (F.normalize(a.flatten(1), dim=1) * F.normalize(b.flatten(1), dim=1)).sum(dim=1)
+        elif dim == 2:
             a, b = a.flatten(2), b.flatten(2)
             if normalize:
                 a, b = F.normalize(a, dim=2), F.normalize(b, dim=2)
@@ -760,25 +760,28 @@ _DECOUPLING_LOSS = CheckSpec(
         ),
         Mistake(
             _decouple(dim=1),
-            "normalise each (sample, channel) map over its H·W pixels (flatten(2), dim=2), not over the "
-            "channels",
+            "normalise each (sample, channel) map over its H·W pixels (flatten(2), dim=2), not over the channels",
         ),
         Mistake(
             _decouple(adapt=False),
-            "apply the shared adapter to both increments first: a = normalize(adapter(ΔC)), b = "
-            "normalize(adapter(ΔM))",
+            "apply the shared adapter to both increments first: a = normalize(adapter(ΔC)), b = normalize(adapter(ΔM))",
         ),
         Mistake(
             _decouple(normalize=False),
-            "normalise a and b to unit length over the pixels: the loss is a cosine similarity, not a raw "
-            "dot product",
+            "normalise a and b to unit length over the pixels: the loss is a cosine similarity, not a raw dot product",
         ),
         Mistake(
             _decouple(red="sum"),
             "average the |cos| over samples and channels (mean), do not sum them",
         ),
+        Mistake(
+            _decouple(dim=0),
+            "one cosine per (sample, channel), not one per sample: flatten only the pixels (flatten(2)) and "
+            "normalise over dim=2, so each channel's map is compared with the same channel's",
+        ),
     ],
     returns_tensor=True,
+    grad_args=(1, 2),
 )
 
 
@@ -790,7 +793,7 @@ def check_decoupling_loss(fn: Callable[..., Tensor], seed: int | None = None) ->
     edits.  Exercise of lesson 7 (``ex07_predrnn_v2.ipynb``).
     """
     __tracebackhide__ = True  # IPython shows the learner the message, not the checker's frames
-    run_check(_DECOUPLING_LOSS, fn, seed, ("adapter", "delta_c", "delta_m"))
+    run_check(_DECOUPLING_LOSS, fn, seed)
 
 
 def _schedule_cases(gen: torch.Generator) -> list[Case]:
@@ -810,8 +813,14 @@ def _schedule_cases(gen: torch.Generator) -> list[Case]:
     return cases
 
 
-def _schedule(r_kind: str = "exp", e_kind: str = "linear", swap_out: bool = False, clamp: bool = True,
-              start: float = 0.5, shift: bool = True):
+def _schedule(
+    r_kind: str = "exp",
+    e_kind: str = "linear",
+    swap_out: bool = False,
+    clamp: bool = True,
+    start: float = 0.5,
+    shift: bool = True,
+):
     def fn(k, tau1, tau2, alpha):
         if k < tau1:
             r, e = start, start
@@ -871,7 +880,7 @@ def check_reverse_schedule(fn: Callable[..., tuple[float, float]], seed: int | N
     k − τ1, a start at 1 instead of 0.5.  Exercise of lesson 7.
     """
     __tracebackhide__ = True  # IPython shows the learner the message, not the checker's frames
-    run_check(_REVERSE_SCHEDULE, fn, seed, ("k", "tau1", "tau2", "alpha"))
+    run_check(_REVERSE_SCHEDULE, fn, seed)
 
 
 # --------------------------------------------------------------------------------------------
@@ -889,9 +898,7 @@ def _patch_cases(gen: torch.Generator) -> list[Case]:
         ("float64, 3 channels, 4×4 frames, p=1 (unchanged)", 2, 2, 3, 4, 4, 1, torch.float64),
         ("float32, 4 channels, 10×6 frames, p=2", 2, 2, 4, 10, 6, 2, torch.float32),
     ]
-    return [
-        Case(label, (_randn(gen, (b, t, c, h, w), dtype), p), dtype) for label, b, t, c, h, w, p, dtype in specs
-    ]
+    return [Case(label, (_randn(gen, (b, t, c, h, w), dtype), p), dtype) for label, b, t, c, h, w, p, dtype in specs]
 
 
 def _unshuffle(frames: Tensor, p: int) -> Tensor:
@@ -903,6 +910,30 @@ def _patch_swapped(frames: Tensor, p: int) -> Tensor:
     b, t, c, h, w = frames.shape
     x = frames.reshape(b, t, c, h // p, p, w // p, p).permute(0, 1, 6, 4, 2, 3, 5)
     return x.reshape(b, t, p * p * c, h // p, w // p)
+
+
+def _patch_order(order: str) -> Callable[[Tensor, int], Tensor]:
+    """The channels in another nesting of (dy, dx, c) than the reference's dy, dx, c (outermost first)."""
+    axes = {"dy": 4, "dx": 6, "c": 2}
+
+    def fn(frames: Tensor, p: int) -> Tensor:
+        b, t, c, h, w = frames.shape
+        first, second, third = (axes[a] for a in order.split(","))
+        x = frames.reshape(b, t, c, h // p, p, w // p, p).permute(0, 1, first, second, third, 3, 5)
+        return x.reshape(b, t, p * p * c, h // p, w // p)
+
+    return fn
+
+
+_PATCH_ORDERS = [
+    Mistake(
+        _patch_order(order),
+        f"your channels are ordered ({order.replace(',', ', ')}), outermost first; the reference (official "
+        "PredRNN) channel index is (dy·p + dx)·C + c, i.e. (dy, dx, c): permute the split axes to "
+        "(B, T, dy, dx, C, H/p, W/p) before the last reshape",
+    )
+    for order in ("c,dx,dy", "dx,c,dy", "dy,c,dx")
+]
 
 
 def _patch_plain(frames: Tensor, p: int) -> Tensor:
@@ -924,6 +955,7 @@ _PATCH_FRAMES = CheckSpec(
             _patch_swapped,
             "you swapped dy and dx: the channel index is (dy·p + dx)·C + c, the row offset dy first",
         ),
+        *_PATCH_ORDERS,
         Mistake(
             _patch_plain,
             "a plain reshape mixes pixels from different places: split H into (H/p, dy) and W into (W/p, dx), "
@@ -940,7 +972,7 @@ def check_patch_frames(fn: Callable[[Tensor, int], Tensor], seed: int | None = N
     wrong shapes, in-place edits.  Exercise of lesson 1 (``ex01_data_and_metrics.ipynb``).
     """
     __tracebackhide__ = True  # IPython shows the learner the message, not the checker's frames
-    run_check(_PATCH_FRAMES, fn, seed, ("frames", "p"))
+    run_check(_PATCH_FRAMES, fn, seed)
 
 
 def _csi_cases(gen: torch.Generator) -> list[Case]:
@@ -1027,7 +1059,7 @@ def check_csi(fn: Callable[..., float], seed: int | None = None) -> None:
     Exercise of lesson 9 (in ``ex01_data_and_metrics.ipynb``).
     """
     __tracebackhide__ = True  # IPython shows the learner the message, not the checker's frames
-    run_check(_CSI, fn, seed, ("pred", "obs", "threshold"))
+    run_check(_CSI, fn, seed)
 
 
 def _mse_cases(gen: torch.Generator) -> list[Case]:
@@ -1089,7 +1121,7 @@ def check_mse_per_frame(fn: Callable[[Tensor, Tensor], Any], seed: int | None = 
     edits.  Exercise of lesson 9 (in ``ex01_data_and_metrics.ipynb``, with lesson 1).
     """
     __tracebackhide__ = True  # IPython shows the learner the message, not the checker's frames
-    run_check(_MSE, fn, seed, ("pred", "target"))
+    run_check(_MSE, fn, seed)
 
 
 #: Every checker by exercise name (the grader and the tests iterate over it).
@@ -1110,3 +1142,25 @@ CHECKS: dict[str, Callable[..., None]] = {
     "decoupling_loss": check_decoupling_loss,
     "reverse_schedule": check_reverse_schedule,
 }
+
+#: Every exercise's check specification by name, its arguments named: what the grader judges with.
+SPECS: dict[str, CheckSpec] = {}
+for _spec, _names in (
+    (_INPUT_GATE, ("x_i", "h_i", "c_prev", "w_ci", "b_i")),
+    (_FORGET_GATE, ("x_f", "h_f", "c_prev", "w_cf", "b_f")),
+    (_OUTPUT_GATE, ("x_o", "h_o", "c_t", "w_co", "b_o")),
+    (_CELL_CANDIDATE, ("x_c", "h_c", "b_c")),
+    (_CELL_UPDATE, ("f_t", "c_prev", "i_t", "c_tilde")),
+    (_HIDDEN_STATE, ("o_t", "c_t")),
+    (_CONVLSTM_STEP, ("x", "h_prev", "c_prev", "w_x", "w_h", "w_ci", "w_cf", "w_co", "b")),
+    (_SPATIAL_MEMORY, ("x_i", "x_f", "x_g", "m_i", "m_f", "m_g", "m_in")),
+    (_ST_OUTPUT, ("o_x", "o_h", "c_t", "m_t", "w_co", "w_1x1")),
+    (_ZIGZAG_STEP, ("cells", "x", "h", "c", "m")),
+    (_DECOUPLING_LOSS, ("adapter", "delta_c", "delta_m")),
+    (_REVERSE_SCHEDULE, ("k", "tau1", "tau2", "alpha")),
+    (_PATCH_FRAMES, ("frames", "p")),
+    (_CSI, ("pred", "obs", "threshold")),
+    (_MSE, ("pred", "target")),
+):
+    _spec.arg_names = _names
+    SPECS[_spec.name] = _spec

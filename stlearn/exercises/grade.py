@@ -1,46 +1,55 @@
 """Grading exercise submissions: ``stlearn grade SUBMISSION.ipynb [MORE ...]`` or :func:`grade`.
 
-How a submission is graded:
+Nothing the grader trusts runs beside the learner's code. For each submission:
 
-1. Its source notebook is found in ``notebooks/exercises`` (notebook metadata ``stlearn.notebook``,
-   else the file name, e.g. ``ex03_convlstm_gates_alice.ipynb``, else its exercise ids). The student
-   is the rest of the file name (``alice``) or, for ``alice/ex03_convlstm_gates.ipynb``, the folder.
+1. Its source notebook is found among the sources (:func:`stlearn.exercises.student.exercise_dir`):
+   by the file name (``ex03_convlstm_gates_alice.ipynb``, ``alice/ex03_convlstm_gates.ipynb``), by
+   notebook metadata ``stlearn.notebook`` only when it *is* one of the sources' names (never used
+   as a path), else by its exercise ids. The student is named from the path alone: the rest of
+   the file name (``alice``) or, for ``alice/ex03_convlstm_gates.ipynb``, the folder.
 2. The graded notebook is rebuilt from the **source's** cells; only the submission's solution
-   cells (matched by cell metadata ``stlearn.exercise`` / ``nbgrader.grade_id``) are substituted.
-   The submission's check cells and any extra cells are ignored, so deleting or editing a check
-   changes nothing.
-3. Each solution cell is scanned before it runs. A cell that reaches for ``stlearn`` (the
-   reference or the checker), the import machinery or the interpreter's internals, or assigns to
-   an attribute (``torch.allclose = ...``, ``t.allclose = ...``), is not run and its exercise gets
-   no credit.
-4. The cells run one by one in a Jupyter kernel (nbclient) with a per-cell timeout. Every check
-   cell first drops all ``stlearn`` modules from ``sys.modules`` and imports the checker afresh
-   from its files, so earlier monkey-patching cannot reach it. A timeout (an infinite loop) or a
-   kernel crash (``os._exit``, a segfault) costs only the exercise concerned: the kernel is
-   restarted and the cells that had run (set-up and solution cells) are replayed.
-5. An exercise scores its points (``nbgrader.points`` of the source's check cell, default 1) when
-   its check passes; the feedback is the checker's message.
+   cells (cell metadata ``stlearn.exercise`` / ``nbgrader.grade_id``) are taken from it. Its check
+   cells and extra cells are ignored.
+3. A :class:`~stlearn.exercises.sandbox.Sandbox` (bubblewrap: no project files, no other
+   submissions, no network, a scrubbed environment, limits on memory, CPU, processes and output)
+   runs the set-up cells and the solution cells, nothing else. For each exercise the grader draws
+   fresh inputs in its own process, sends them as plain data, and receives what the learner's
+   function returned, raised and changed, as plain data (:mod:`stlearn.exercises.worker`).
+4. The verdict is reached **in the grader's process** (:func:`stlearn.exercises._core.judge`):
+   the reference and the known mistakes never enter the sandbox, so there is nothing there to
+   reach, patch or read; no scan of the learner's code is needed, and none is made.
+5. Every time limit holds: an exercise's solution cell and its check share ``timeout`` seconds;
+   set-up cells get ``setup_timeout`` each. A timeout or a crash (``os._exit``, a segfault, out of
+   memory) costs the exercise whose cell caused it, once: that cell is never run again, a fresh
+   sandbox is started and the cells that had run are replayed (each under its own limit) so the
+   later exercises keep their state.
+6. An exercise scores its points (``nbgrader.points`` of the source's check cell, default 1) when
+   the verdict passes; the feedback is the judge's message.
 
-Used by instructors for the exercises of lesson 1, 3, 5, 6, 7 and 9.
+Used by instructors for the exercises of lesson 1, 3, 5-7 and 9.
 """
 
 from __future__ import annotations
 
-import ast
 import csv
 import io
 import json
 import os
-import subprocess
+import secrets
 import sys
+import tempfile
 import time
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
 import nbformat
 
+from ._core import draw_cases, encode_cases, judge
+from .checks import SPECS
+from .sandbox import Limits, Sandbox, SandboxUnavailable, find_sandbox
 from .student import exercise_dir
 
 __all__ = [
@@ -50,72 +59,32 @@ __all__ = [
     "grade",
     "grade_submission",
     "main_grade",
-    "scan_solution",
+    "student_name",
     "write_csv",
     "write_json",
 ]
 
-#: Run before every check cell in the kernel: the checker and the references are imported afresh.
-PURGE = (
-    "import sys as _stlearn_sys\n"
-    "for _stlearn_m in [m for m in list(_stlearn_sys.modules) if m == 'stlearn' or m.startswith('stlearn.')]:\n"
-    "    del _stlearn_sys.modules[_stlearn_m]\n"
-    "del _stlearn_sys\n"
+UNSAFE_WARNING = (
+    "UNSAFE: graded WITHOUT a sandbox (--unsafe): the submissions' code ran with your user's rights, "
+    "could read and write your files and reach the network; grade untrusted work only with bubblewrap"
 )
-
-_FORBIDDEN_MODULES = {"stlearn", "importlib", "sys", "builtins", "gc", "inspect", "ctypes", "runpy", "pkgutil"}
-_FORBIDDEN_NAMES = {
-    "__import__",
-    "exec",
-    "eval",
-    "compile",
-    "globals",
-    "locals",
-    "vars",
-    "setattr",
-    "delattr",
-    "__builtins__",
-    "get_ipython",
-    "stlearn",
-    "sys",
-    "importlib",
-    "builtins",
-}
-_FORBIDDEN_ATTRS = {
-    "__dict__",
-    "__globals__",
-    "__code__",
-    "__closure__",
-    "__builtins__",
-    "__subclasses__",
-    "__setattr__",
-    "__delattr__",
-    "__getattribute__",
-    "__loader__",
-    "__spec__",
-    "modules",
-    "sys",
-    "builtins",
-    "importlib",
-    "stlearn",
-}
 
 
 @dataclass
 class ExerciseResult:
-    """One exercise of one submission (an exercise of lessons 1, 3, 5-7 and 9)."""
+    """One exercise of one submission (an exercise of lesson 1, 3, 5-7 and 9)."""
 
     exercise: str
     points: float
     max_points: float
-    status: str  # pass, fail, error, timeout, crash, tampered, missing
+    status: str  # pass, fail, error, timeout, crash, missing
     feedback: str = ""
     notes: list[str] = field(default_factory=list)
 
 
 @dataclass
 class SubmissionResult:
-    """A graded submission: per-exercise results and the total (exercises of lessons 1, 3, 5-7 and 9)."""
+    """A graded submission: per-exercise results and the total (exercises of lesson 1, 3, 5-7 and 9)."""
 
     submission: str
     student: str
@@ -123,6 +92,7 @@ class SubmissionResult:
     exercises: list[ExerciseResult]
     seconds: float = 0.0
     error: str = ""
+    sandbox: str = "bubblewrap"
 
     @property
     def score(self) -> float:
@@ -142,27 +112,51 @@ def _role(cell: Any) -> tuple[str | None, str | None]:
     """(role, exercise) of a cell from its metadata: stlearn's, else nbgrader's."""
     meta = cell.get("metadata", {})
     st = meta.get("stlearn", {})
-    if st.get("role") in ("solution", "check") and st.get("exercise"):
+    if not isinstance(st, dict):
+        st = {}
+    if st.get("role") in ("solution", "check") and isinstance(st.get("exercise"), str):
         return st["role"], st["exercise"]
     nb = meta.get("nbgrader", {})
+    if not isinstance(nb, dict):
+        return None, None
     grade_id = nb.get("grade_id")
-    if grade_id and nb.get("solution"):
+    if isinstance(grade_id, str) and nb.get("solution"):
         return "solution", grade_id
-    if grade_id and nb.get("grade"):
+    if isinstance(grade_id, str) and nb.get("grade"):
         return "check", grade_id.removeprefix("check_")
     return None, None
 
 
+def _sources(source_dir: Path) -> dict[str, Path]:
+    return {p.stem: p for p in sorted(source_dir.glob("*.ipynb"))}
+
+
+def student_name(path: Path | str, source_stems: Iterable[str]) -> str:
+    """The student a submission belongs to, from its path only (never from what is inside the file).
+
+    ``ex03_convlstm_gates_alice.ipynb`` → ``alice``; ``alice/ex03_convlstm_gates.ipynb`` → ``alice``;
+    anything else → the file's stem.  Used by ``stlearn grade`` (exercises of lesson 1, 3, 5-7 and 9).
+    """
+    path = Path(path)
+    for stem in sorted(source_stems, key=len, reverse=True):
+        if path.stem == stem and path.parent.name:
+            return path.parent.name
+        if path.stem.startswith(stem + "_") and len(path.stem) > len(stem) + 1:
+            return path.stem[len(stem) + 1 :]
+    return path.stem
+
+
 def _find_source(submission: nbformat.NotebookNode, path: Path, source_dir: Path) -> Path:
-    name = submission.metadata.get("stlearn", {}).get("notebook")
-    if name and (source_dir / f"{name}.ipynb").exists():
-        return source_dir / f"{name}.ipynb"
-    candidates = sorted(source_dir.glob("*.ipynb"), key=lambda p: -len(p.stem))
-    for candidate in candidates:
-        if path.stem.startswith(candidate.stem):
-            return candidate
+    sources = _sources(source_dir)
+    for stem in sorted(sources, key=len, reverse=True):
+        if path.stem == stem or path.stem.startswith(stem + "_"):
+            return sources[stem]
+    meta = submission.metadata.get("stlearn", {})
+    name = meta.get("notebook") if isinstance(meta, dict) else None
+    if isinstance(name, str) and name in sources:  # a name from the list, never a path
+        return sources[name]
     ids = {ex for cell in submission.cells for role, ex in [_role(cell)] if role == "solution"}
-    for candidate in candidates:
+    for candidate in sources.values():
         nb = nbformat.read(candidate, as_version=4)
         if ids and ids <= {ex for cell in nb.cells for role, ex in [_role(cell)] if role == "solution"}:
             return candidate
@@ -170,130 +164,7 @@ def _find_source(submission: nbformat.NotebookNode, path: Path, source_dir: Path
 
 
 # --------------------------------------------------------------------------------------------
-# scanning solution cells
-# --------------------------------------------------------------------------------------------
-
-
-def _python_source(source: str) -> str:
-    """IPython syntax (magics, ``!shell``) turned into the Python it runs, for the scan."""
-    try:
-        from IPython.core.inputtransformer2 import TransformerManager
-
-        return TransformerManager().transform_cell(source)
-    except Exception:  # pragma: no cover - IPython is installed with Jupyter
-        return source
-
-
-def scan_solution(source: str) -> str | None:
-    """Why a solution cell may not run (reaching the reference, the checker or the interpreter), or None.
-
-    Used by the grader for the exercises of lessons 1, 3, 5-7 and 9.
-    """
-    try:
-        tree = ast.parse(_python_source(source))
-    except SyntaxError:
-        return None  # it fails when it runs, with the learner's own error message
-    module_names = {"torch", "F", "np", "numpy", "math", "nn"}
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import | ast.ImportFrom):
-            names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
-            for name in names:
-                if name.split(".")[0] in _FORBIDDEN_MODULES:
-                    return f"it imports `{name}`"
-            module_names.update((a.asname or a.name).split(".")[0] for a in node.names)
-        elif isinstance(node, ast.Name) and node.id in _FORBIDDEN_NAMES:
-            return f"it uses `{node.id}`"
-        elif isinstance(node, ast.Attribute) and node.attr in _FORBIDDEN_ATTRS:
-            return f"it uses the attribute `.{node.attr}`"
-        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and "stlearn" in node.value:
-            return "it names `stlearn` in a string"
-    for node in ast.walk(tree):
-        targets: list[ast.expr] = []
-        if isinstance(node, ast.Assign):
-            targets = list(node.targets)
-        elif isinstance(node, ast.AugAssign | ast.AnnAssign):
-            targets = [node.target]
-        for target in targets:
-            root = target
-            while isinstance(root, ast.Attribute | ast.Subscript):
-                root = root.value
-            if isinstance(target, ast.Attribute):
-                what = "a module" if isinstance(root, ast.Name) and root.id in module_names else "an attribute"
-                return f"it assigns to `{ast.unparse(target)}`, changing {what} (solutions never need to)"
-    return None
-
-
-# --------------------------------------------------------------------------------------------
-# running cells in a kernel
-# --------------------------------------------------------------------------------------------
-
-
-class _Kernel:
-    """A Jupyter kernel that runs code strings one by one and survives timeouts and crashes."""
-
-    def __init__(self, cwd: Path, kernel_name: str) -> None:
-        self.cwd = cwd
-        self.kernel_name = kernel_name
-        self.client: Any = None
-
-    def start(self) -> None:
-        from nbclient import NotebookClient
-
-        repo = str(Path(__file__).resolve().parents[2])
-        env = dict(os.environ)
-        env["PYTHONPATH"] = repo + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-        env.setdefault("MPLBACKEND", "Agg")
-        client = NotebookClient(
-            nbformat.v4.new_notebook(),
-            kernel_name=self.kernel_name,
-            allow_errors=True,
-            interrupt_on_timeout=False,
-            resources={"metadata": {"path": str(self.cwd)}},
-            shutdown_kernel="immediate",  # a kernel stuck in a loop is killed, not waited for
-        )
-        client.km = client.create_kernel_manager()
-        # the kernel's own log lines (e.g. about TCP transport) stay out of the grader's stderr
-        client.start_new_kernel(env=env, stderr=subprocess.DEVNULL)
-        client.start_new_kernel_client()
-        self.client = client
-
-    def stop(self) -> None:
-        client, self.client = self.client, None
-        if client is None:
-            return
-        try:
-            client._cleanup_kernel()
-        except Exception:  # pragma: no cover - a dead kernel may refuse a clean shutdown
-            pass
-
-    def run(self, code: str, timeout: float) -> tuple[str, str]:
-        """('ok', stdout) | ('error', 'Name: message') | ('timeout', '') | ('crash', '')."""
-        from nbclient.exceptions import CellTimeoutError, DeadKernelError
-
-        if self.client is None:
-            self.start()
-        cell = nbformat.v4.new_code_cell(code)
-        self.client.nb.cells = [cell]
-        self.client.timeout = max(1, round(timeout))
-        try:
-            self.client.execute_cell(cell, 0)
-        except CellTimeoutError:
-            return "timeout", ""
-        except DeadKernelError:
-            return "crash", ""
-        except RuntimeError as exc:  # nbclient reports some kernel deaths this way
-            if "died" in str(exc).lower() or "dead" in str(exc).lower():
-                return "crash", ""
-            raise
-        text = "".join(o.get("text", "") for o in cell.outputs if o.get("output_type") == "stream")
-        for output in cell.outputs:
-            if output.get("output_type") == "error":
-                return "error", f"{output.get('ename', 'Error')}: {output.get('evalue', '')}"
-        return "ok", text
-
-
-# --------------------------------------------------------------------------------------------
-# grading
+# the plan: which cells run, and what each exercise is worth
 # --------------------------------------------------------------------------------------------
 
 
@@ -310,10 +181,10 @@ def _plan(source: nbformat.NotebookNode, submission: nbformat.NotebookNode) -> t
     checks: dict[str, list[str]] = {}
     for cell in submission.cells:
         role, ex = _role(cell)
-        if role == "solution" and ex not in solutions:
+        if role == "solution" and ex not in solutions and cell.get("cell_type") == "code":
             solutions[ex] = cell
         elif role == "check":
-            checks.setdefault(ex, []).append(cell.source)
+            checks.setdefault(ex, []).append(str(cell.get("source", "")))
     steps: list[_Step] = []
     info: dict[str, dict] = {}
     for cell in source.cells:
@@ -323,25 +194,85 @@ def _plan(source: nbformat.NotebookNode, submission: nbformat.NotebookNode) -> t
         if role == "solution":
             sub = solutions.get(ex)
             info.setdefault(ex, {"points": 1.0, "notes": []})
-            steps.append(_Step("solution", ex, None if sub is None else sub.source))
+            code = None if sub is None else str(sub.get("source", ""))
+            steps.append(_Step("solution", ex, code))
         elif role == "check":
+            if ex not in SPECS:
+                raise ValueError(f"the source's check cell names an exercise stlearn has no check for: {ex!r}")
             points = float(cell.metadata.get("nbgrader", {}).get("points", 1))
             entry = info.setdefault(ex, {"points": points, "notes": []})
             entry["points"] = points
             submitted = checks.get(ex, [])
             if not submitted:
-                entry["notes"].append("check cell deleted in the submission (the source's check ran)")
+                entry["notes"].append("check cell deleted in the submission (graded all the same)")
             elif any(s.strip() != cell.source.strip() for s in submitted):
-                entry["notes"].append("check cell edited in the submission (ignored; the source's check ran)")
-            steps.append(_Step("check", ex, PURGE + cell.source))
+                entry["notes"].append("check cell edited in the submission (ignored)")
+            steps.append(_Step("check", ex, None))
         else:
             steps.append(_Step("setup", None, cell.source))
     return steps, info
 
 
-def _last_line(text: str) -> str:
-    lines = [line for line in text.strip().splitlines() if line.strip()]
-    return lines[-1] if lines else ""
+# --------------------------------------------------------------------------------------------
+# grading one submission
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Ran:
+    """A cell that ran without a timeout or a crash: replayed in a fresh sandbox."""
+
+    code: str
+    exercise: str | None
+    limit: float
+
+
+def _error_text(reply: dict) -> str:
+    error = reply.get("error") or {}
+    if not isinstance(error, dict):
+        return "an error"
+    text = f"{error.get('type', 'Error')}: {error.get('message', '')}{error.get('where', '')}"
+    if "No module named 'stlearn" in text:
+        text += " (stlearn, its reference solutions and checkers are not there when you are graded: use torch)"
+    return text
+
+
+class _Grading:
+    """The state of one submission's grading: the sandbox, the results, what to replay."""
+
+    def __init__(self, sandbox: Sandbox, results: dict[str, ExerciseResult], setup_timeout: float) -> None:
+        self.sandbox = sandbox
+        self.results = results
+        self.setup_timeout = setup_timeout
+        self.replay: list[_Ran] = []
+        self.decided: set[str] = set()
+
+    def charge(self, ex: str, status: str, feedback: str) -> None:
+        """A timeout or crash caused by ``ex``'s cell: no credit for it, once."""
+        result = self.results[ex]
+        result.status, result.points, result.feedback = status, 0.0, feedback
+        self.decided.add(ex)
+
+    def restart(self) -> bool:
+        """A fresh sandbox with the state rebuilt; a replayed cell that now fails is charged and dropped."""
+        while True:
+            if not self.sandbox.start(self.setup_timeout):
+                return False
+            for item in list(self.replay):
+                reply = self.sandbox.request({"op": "run", "code": item.code}, item.limit)
+                if reply.get("status") in ("timeout", "crash"):
+                    self.replay.remove(item)
+                    if item.exercise is not None:
+                        what = "ran out of time" if reply["status"] == "timeout" else "crashed"
+                        self.charge(
+                            item.exercise,
+                            reply["status"],
+                            f"the solution cell of {item.exercise} {what} when it was run again after a restart "
+                            "(to rebuild the state for later exercises): it must behave the same every time",
+                        )
+                    break
+            else:
+                return True
 
 
 def grade_submission(
@@ -349,117 +280,123 @@ def grade_submission(
     source_dir: Path | str | None = None,
     timeout: float = 60.0,
     setup_timeout: float = 300.0,
-    kernel_name: str = "python3",
+    unsafe: bool = False,
+    limits: Limits | None = None,
 ) -> SubmissionResult:
-    """Grade one submitted notebook with the check cells of its source notebook.
+    """Grade one submitted notebook in a sandbox; the verdicts are reached in this process.
 
-    ``timeout`` limits each solution and check cell (an infinite loop costs that exercise only);
-    set-up cells (imports) get ``setup_timeout``.  Used by instructors for the exercises of
-    lessons 1, 3, 5-7 and 9.
+    ``timeout`` is each exercise's budget (its solution cell and its check together); set-up
+    cells get ``setup_timeout`` each.  Raises :class:`SandboxUnavailable` when no sandbox can run
+    and ``unsafe`` is False.  Used by instructors for the exercises of lesson 1, 3, 5-7 and 9.
     """
+    if not unsafe:
+        reason = find_sandbox()
+        if reason is not None:
+            raise SandboxUnavailable(f"cannot grade safely: {reason}; or pass --unsafe (no isolation)")
     start = time.monotonic()
     path = Path(submission)
     src_dir = Path(source_dir) if source_dir else exercise_dir()
-    student = path.stem
+    student = student_name(path, _sources(src_dir))
+    label = "UNSAFE (no sandbox)" if unsafe else "bubblewrap"
     try:
         sub_nb = nbformat.read(path, as_version=4)
         source_path = _find_source(sub_nb, path, src_dir)
+        steps, info = _plan(nbformat.read(source_path, as_version=4), sub_nb)
     except Exception as exc:
-        return SubmissionResult(str(path), student, "", [], time.monotonic() - start, error=f"{exc}")
-    if path.stem.startswith(source_path.stem + "_"):
-        student = path.stem[len(source_path.stem) + 1 :]  # ex03_convlstm_gates_alice -> alice
-    elif path.parent.name and path.stem == source_path.stem:
-        student = path.parent.name  # submissions/alice/ex03_convlstm_gates.ipynb -> alice
-    source = nbformat.read(source_path, as_version=4)
-    steps, info = _plan(source, sub_nb)
-    results: dict[str, ExerciseResult] = {
+        return SubmissionResult(str(path), student, "", [], time.monotonic() - start, f"{exc}", label)
+    results = {
         ex: ExerciseResult(ex, 0.0, entry["points"], "fail", "", list(entry["notes"])) for ex, entry in info.items()
     }
-    decided: set[str] = set()
     solution_errors: dict[str, str] = {}
-    replay: list[str] = []
-    kernel = _Kernel(path.resolve().parent, kernel_name)
-
-    def restart() -> None:
-        kernel.stop()
-        kernel.start()
-        for code in replay:
-            kernel.run(code, setup_timeout)
-
-    try:
-        kernel.start()
+    spent: dict[str, float] = {}
+    with Sandbox(path, unsafe=unsafe, limits=limits) as sandbox:
+        state = _Grading(sandbox, results, setup_timeout)
+        if not state.restart():
+            return SubmissionResult(
+                str(path), student, source_path.stem, [], time.monotonic() - start, "the sandbox did not start", label
+            )
         for step in steps:
             ex = step.exercise
             if step.kind == "setup":
-                status, _ = kernel.run(step.code or "", setup_timeout)
-                if status in ("timeout", "crash"):
-                    restart()
-                elif status == "ok":
-                    replay.append(step.code or "")
+                reply = sandbox.request({"op": "run", "code": step.code or ""}, setup_timeout)
+                if reply.get("status") in ("timeout", "crash"):
+                    state.restart()
+                else:
+                    state.replay.append(_Ran(step.code or "", None, setup_timeout))
                 continue
             assert ex is not None
+            if ex in state.decided:
+                continue
             result = results[ex]
             if step.kind == "solution":
                 if step.code is None:
                     result.status = "missing"
                     result.feedback = f"the solution cell of {ex} is missing from the submission"
-                    decided.add(ex)
+                    state.decided.add(ex)
                     continue
-                reason = scan_solution(step.code)
-                if reason is not None:
-                    result.status = "tampered"
-                    result.feedback = (
-                        f"no credit for {ex}: the solution cell was not run because {reason}; solutions may not "
-                        "reach stlearn (the reference and the checker), the import machinery or the "
-                        "interpreter's internals, nor change modules"
-                    )
-                    decided.add(ex)
-                    continue
-                status, message = kernel.run(step.code, timeout)
-                if status == "ok":
-                    replay.append(step.code)
-                elif status == "error":
-                    replay.append(step.code)  # what it defined before the error still counts
-                    solution_errors[ex] = message
+                t0 = time.monotonic()
+                reply = sandbox.request({"op": "run", "code": step.code}, timeout)
+                spent[ex] = time.monotonic() - t0
+                status = reply.get("status")
+                if status in ("ok", "error"):
+                    state.replay.append(_Ran(step.code, ex, timeout))  # what it defined before an error counts
+                    if status == "error":
+                        solution_errors[ex] = _error_text(reply)
                 else:
-                    result.status = status
-                    result.feedback = (
+                    state.charge(
+                        ex,
+                        str(status),
                         f"the solution cell of {ex} ran longer than {timeout:g} s (an infinite loop?)"
                         if status == "timeout"
-                        else f"the kernel died while running the solution cell of {ex} (os._exit, a crash?)"
+                        else f"the sandbox died while running the solution cell of {ex} (exit(), os._exit, a crash, "
+                        "out of memory?)",
                     )
-                    decided.add(ex)
-                    restart()
+                    state.restart()
                 continue
-            # a check cell
-            if ex in decided:
-                continue
-            status, message = kernel.run(step.code or "", timeout)
-            decided.add(ex)
-            if status == "ok":
-                result.status, result.points, result.feedback = "pass", result.max_points, _last_line(message)
-            elif status == "error":
-                name, _, text = message.partition(": ")
-                if name == "AssertionError":
-                    result.status, result.feedback = "fail", text
-                else:
-                    result.status, result.feedback = "error", message
-                if ex in solution_errors:
-                    result.feedback = (
-                        f"the solution cell raised {solution_errors[ex]}; then the check: {result.feedback}"
-                    )
-            elif status == "timeout":
-                result.status = "timeout"
-                result.feedback = f"the check of {ex} ran longer than {timeout:g} s: an infinite loop in your function?"
-                restart()
-            else:
-                result.status = "crash"
-                result.feedback = f"the kernel died while checking {ex} (os._exit, a segfault, out of memory?)"
-                restart()
-    finally:
-        kernel.stop()
+            _check(state, ex, max(1.0, timeout - spent.get(ex, 0.0)), timeout, solution_errors.get(ex))
     ordered = [results[ex] for ex in info]
-    return SubmissionResult(str(path), student, source_path.stem, ordered, time.monotonic() - start)
+    return SubmissionResult(str(path), student, source_path.stem, ordered, time.monotonic() - start, "", label)
+
+
+def _check(state: _Grading, ex: str, budget: float, timeout: float, solution_error: str | None) -> None:
+    """Probe the learner's function in the sandbox and judge the observations here."""
+    spec = SPECS[ex]
+    result = state.results[ex]
+    seed = secrets.randbits(31)
+    cases = draw_cases(spec, seed)
+    request = {"op": "probe", "function": spec.name, "cases": encode_cases(cases), "grad_args": list(spec.grad_args)}
+    reply = state.sandbox.request(request, budget)
+    status = reply.get("status")
+    state.decided.add(ex)
+    before = f"the solution cell raised {solution_error}; then " if solution_error else ""
+    if status == "timeout":
+        state.charge(
+            ex, "timeout", f"{before}the check of {ex} ran past the exercise's {timeout:g} s: an infinite loop?"
+        )
+        state.restart()
+        return
+    if status == "crash":
+        state.charge(ex, "crash", f"{before}the sandbox died while checking {ex} (exit(), os._exit, out of memory?)")
+        state.restart()
+        return
+    if status == "missing":
+        result.status, result.feedback = "fail", f"{before}{reply.get('message', '')}"
+        return
+    if status != "ok" or not isinstance(reply.get("observations"), list):
+        result.status, result.feedback = (
+            "error",
+            f"{before}the check of {ex} got no observations ({_error_text(reply)})",
+        )
+        return
+    try:
+        verdict = judge(spec, cases, reply["observations"], seed)
+    except Exception as exc:  # malformed data from the sandbox: no credit, and say so
+        result.status, result.feedback = "error", f"the observations of {ex} could not be judged ({exc})"
+        return
+    if verdict.passed:
+        result.status, result.points, result.feedback = "pass", result.max_points, verdict.message
+    else:
+        result.status, result.feedback = "fail", before + verdict.message.removeprefix(f"{spec.name}: ")
 
 
 # --------------------------------------------------------------------------------------------
@@ -475,16 +412,16 @@ def _short(text: str, width: int = 100) -> str:
 def format_report(results: Sequence[SubmissionResult]) -> str:
     """The terminal table: per submission, one line per exercise (points, result, feedback).
 
-    Used by ``stlearn grade`` (exercises of lessons 1, 3, 5-7 and 9).
+    Used by ``stlearn grade`` (exercises of lesson 1, 3, 5-7 and 9).
     """
     out = io.StringIO()
+    if any(r.sandbox != "bubblewrap" for r in results):
+        out.write(f"!!! {UNSAFE_WARNING}\n\n")
     for res in results:
         if res.error:
             out.write(f"{res.submission}: NOT GRADED — {res.error}\n\n")
             continue
-        out.write(
-            f"{res.submission}  [{res.notebook}]  score {res.score:g}/{res.max_score:g}  ({res.seconds:.1f} s)\n"
-        )
+        out.write(f"{res.submission}  [{res.notebook}]  score {res.score:g}/{res.max_score:g}  ({res.seconds:.1f} s)\n")
         width = max([len("exercise"), *(len(e.exercise) for e in res.exercises)])
         out.write(f"  {'exercise':<{width}}  points  {'result':<8}  feedback\n")
         for e in res.exercises:
@@ -503,37 +440,86 @@ def format_report(results: Sequence[SubmissionResult]) -> str:
 
 
 _CSV_FIELDS = ["student", "submission", "notebook", "exercise", "points", "max_points", "status", "feedback", "notes"]
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "|", "%")
+
+
+def _cell(text: Any) -> str:
+    """A CSV field a spreadsheet shows as text: a leading =, +, -, @ ... (a formula) gets a quote in front."""
+    text = str(text)
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file in the same folder and a rename: never half a file."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", newline="", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _rows(results: Iterable[SubmissionResult]) -> list[dict[str, str]]:
+    rows = []
+    for res in results:
+        if res.error:
+            rows.append(
+                {"student": res.student, "submission": res.submission, "notebook": res.notebook, "exercise": "",
+                 "points": "", "max_points": "", "status": "not graded", "feedback": res.error, "notes": ""}
+            )  # fmt: skip
+        for e in res.exercises:
+            rows.append(
+                {
+                    "student": res.student,
+                    "submission": res.submission,
+                    "notebook": res.notebook,
+                    "exercise": e.exercise,
+                    "points": f"{e.points:g}",
+                    "max_points": f"{e.max_points:g}",
+                    "status": e.status,
+                    "feedback": e.feedback,
+                    "notes": "; ".join([*e.notes, *([UNSAFE_WARNING] if res.sandbox != "bubblewrap" else [])]),
+                }
+            )
+    return [{k: _cell(v) for k, v in row.items()} for row in rows]
 
 
 def write_csv(results: Iterable[SubmissionResult], path: Path | str) -> None:
-    """One row per (submission, exercise) — the class sheet.  Exercises of lessons 1, 3, 5-7 and 9."""
-    with open(path, "w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=_CSV_FIELDS)
-        writer.writeheader()
-        for res in results:
-            if res.error:
-                row = {"student": res.student, "submission": res.submission, "status": "not graded"}
-                writer.writerow({**row, "feedback": res.error})
-            for e in res.exercises:
-                writer.writerow(
-                    {
-                        "student": res.student,
-                        "submission": res.submission,
-                        "notebook": res.notebook,
-                        "exercise": e.exercise,
-                        "points": f"{e.points:g}",
-                        "max_points": f"{e.max_points:g}",
-                        "status": e.status,
-                        "feedback": e.feedback,
-                        "notes": "; ".join(e.notes),
-                    }
+    """The class sheet, one row per (student, notebook, exercise), merged with what ``path`` already holds.
+
+    A re-run replaces the rows of the (student, notebook, exercise) it graded and keeps every other
+    row; the file is written whole or not at all; fields a spreadsheet would run as formulas are
+    quoted.  A file that is not a class sheet is never overwritten (ValueError).  Exercises of
+    lesson 1, 3, 5-7 and 9.
+    """
+    path = Path(path)
+    new = _rows(results)
+    old: list[dict[str, str]] = []
+    if path.exists():
+        with open(path, newline="", encoding="utf-8") as f:
+            reader = csv.DictReader(f)
+            if reader.fieldnames != _CSV_FIELDS:
+                raise ValueError(
+                    f"{path} is not a class sheet written by stlearn grade (its columns differ): not touched"
                 )
+            old = list(reader)
+    key = lambda row: (row["student"], row["notebook"], row["exercise"])  # noqa: E731
+    graded = {(row["student"], row["notebook"]) for row in new}
+    kept = [row for row in old if (row["student"], row["notebook"]) not in graded]
+    merged = sorted(kept + new, key=key)
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=_CSV_FIELDS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(merged)
+    _atomic_write(path, out.getvalue())
 
 
 def write_json(results: Iterable[SubmissionResult], path: Path | str) -> None:
     """The full results as JSON: per submission its score and every exercise's result and feedback.
 
-    Exercises of lessons 1, 3, 5-7 and 9.
+    Written whole or not at all.  Exercises of lesson 1, 3, 5-7 and 9.
     """
     payload = {
         "submissions": [
@@ -544,13 +530,26 @@ def write_json(results: Iterable[SubmissionResult], path: Path | str) -> None:
                 "score": r.score,
                 "max_score": r.max_score,
                 "seconds": round(r.seconds, 2),
+                "sandbox": r.sandbox,
                 "error": r.error,
                 "exercises": [asdict(e) for e in r.exercises],
             }
             for r in results
         ]
     }
-    Path(path).write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    _atomic_write(Path(path), json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
+
+
+def _check_output(path: Path | str | None, what: str) -> None:
+    if not path:
+        return
+    folder = Path(path).resolve().parent
+    if not folder.is_dir():
+        raise FileNotFoundError(f"--{what}: the folder {folder} does not exist (create it first); nothing was graded")
+    if not os.access(folder, os.W_OK):
+        raise PermissionError(f"--{what}: cannot write into {folder}; nothing was graded")
+    if Path(path).is_dir():
+        raise IsADirectoryError(f"--{what}: {path} is a folder; give a file name; nothing was graded")
 
 
 def grade(
@@ -560,12 +559,30 @@ def grade(
     csv_path: Path | str | None = None,
     json_path: Path | str | None = None,
     out: TextIO | None = None,
+    jobs: int = 1,
+    unsafe: bool = False,
+    setup_timeout: float = 300.0,
 ) -> list[SubmissionResult]:
-    """Grade several submissions, print the table to ``out`` (None: print nothing), write CSV/JSON.
+    """Grade several submissions (``jobs`` at a time), print the table to ``out``, write CSV/JSON.
 
-    The Python entry point of ``stlearn grade``.  Exercises of lessons 1, 3, 5-7 and 9.
+    The output folders are checked before anything is graded, and no sandbox means no grading
+    unless ``unsafe`` (:class:`SandboxUnavailable`).  The Python entry point of ``stlearn grade``.
+    Exercises of lesson 1, 3, 5-7 and 9.
     """
-    results = [grade_submission(s, source_dir, timeout) for s in submissions]
+    _check_output(csv_path, "csv")
+    _check_output(json_path, "json")
+    if not unsafe and (reason := find_sandbox()) is not None:
+        raise SandboxUnavailable(f"cannot grade safely: {reason}; or pass --unsafe (no isolation)")
+    paths = list(submissions)
+
+    def one(p: Path | str) -> SubmissionResult:
+        return grade_submission(p, source_dir, timeout, setup_timeout, unsafe)
+
+    if jobs > 1 and len(paths) > 1:
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            results = list(pool.map(one, paths))
+    else:
+        results = [one(p) for p in paths]
     if out is not None:
         out.write(format_report(results))
     if csv_path:
@@ -576,9 +593,27 @@ def grade(
 
 
 def main_grade(args: Any) -> int:
-    """``stlearn grade``: exit 0 when every submission was graded, 2 when one could not be.
+    """``stlearn grade``: exit 0 when every submission was graded, 2 when one could not be (or nothing was).
 
-    Exercises of lessons 1, 3, 5-7 and 9.
+    Exercises of lesson 1, 3, 5-7 and 9.
     """
-    results = grade(args.submissions, args.source_dir, args.timeout, args.csv, args.json, out=sys.stdout)
+    unsafe = bool(getattr(args, "unsafe", False))
+    if unsafe:
+        print(UNSAFE_WARNING, file=sys.stderr)
+    try:
+        results = grade(
+            args.submissions,
+            args.source_dir,
+            args.timeout,
+            args.csv,
+            args.json,
+            out=sys.stdout,
+            jobs=max(1, int(getattr(args, "jobs", 1) or 1)),
+            unsafe=unsafe,
+        )
+    except (SandboxUnavailable, OSError, ValueError) as exc:
+        print(f"stlearn grade: {exc}", file=sys.stderr)
+        return 2
+    if unsafe:
+        print(UNSAFE_WARNING, file=sys.stderr)
     return 2 if any(r.error for r in results) else 0

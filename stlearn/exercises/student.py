@@ -1,6 +1,6 @@
 """Student versions of the exercise notebooks: ``stlearn make-student``.
 
-Reads every ``notebooks/exercises/*.ipynb`` (the sources, with the reference solution between
+Reads every ``stlearn/exercises/source/*.ipynb`` (the sources, with the reference solution between
 nbgrader's ``### BEGIN SOLUTION`` / ``### END SOLUTION`` markers) and writes
 ``notebooks/student/<same name>``: each solution region replaced by a stub that raises
 ``NotImplementedError`` with the exercise's hint (cell metadata ``stlearn.hint``), all outputs and
@@ -31,12 +31,13 @@ def _repo() -> Path:
 
 
 def exercise_dir() -> Path:
-    """``notebooks/exercises`` of the repository (the source notebooks).  Exercises of lessons 1, 3, 5-7 and 9."""
-    return _repo() / "notebooks" / "exercises"
+    """``stlearn/exercises/source`` (the source notebooks, with the reference solutions: kept out of
+    ``notebooks/``, which JupyterLab shows learners).  Exercises of lesson 1, 3, 5-7 and 9."""
+    return Path(__file__).resolve().parent / "source"
 
 
 def student_dir() -> Path:
-    """``notebooks/student`` of the repository (the generated notebooks).  Exercises of lessons 1, 3, 5-7 and 9."""
+    """``notebooks/student`` of the repository (the generated notebooks).  Exercises of lesson 1, 3, 5-7 and 9."""
     return _repo() / "notebooks" / "student"
 
 
@@ -44,7 +45,7 @@ def stub_source(source: str, name: str, hint: str) -> str:
     """Replace every solution region of a cell by ``# YOUR CODE HERE`` and a ``NotImplementedError``.
 
     The stub keeps the indentation of the ``### BEGIN SOLUTION`` line.  Used for the exercises of
-    lessons 1, 3, 5-7 and 9.
+    lesson 1, 3, 5-7 and 9.
     """
     if BEGIN not in source:
         raise ValueError(f"make-student: the solution cell of '{name}' has no '{BEGIN}' marker")
@@ -63,7 +64,7 @@ def stub_source(source: str, name: str, hint: str) -> str:
 def student_notebook(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     """The student version of one source notebook (a new object; the source is not changed).
 
-    Used for the exercises of lessons 1, 3, 5-7 and 9.
+    Used for the exercises of lesson 1, 3, 5-7 and 9.
     """
     out = copy.deepcopy(nb)
     for cell in out.cells:
@@ -91,7 +92,7 @@ def make_student(
     """Write (or, with ``check=True``, compare) the student version of every source notebook.
 
     Returns the student notebooks written; with ``check=True`` the ones that are missing or differ
-    from a fresh build (an empty list means no drift).  Exercises of lessons 1, 3, 5-7 and 9.
+    from a fresh build (an empty list means no drift).  Exercises of lesson 1, 3, 5-7 and 9.
     """
     src = Path(source_dir) if source_dir else exercise_dir()
     dst = Path(out_dir) if out_dir else student_dir()
