@@ -22,7 +22,7 @@ __all__ = ["MIM_QUANTITIES", "arrow_grid", "flow_arrows", "flow_figure", "mim_me
 
 #: MIM block record fields lesson 8 draws, with their labels (MIMMemoryExplorer's menu)
 MIM_QUANTITIES = {
-    "diff": "MIM-N input H^{l-1}_t − H^{l-1}_{t-1}",
+    "diff": "MIM-N input: H_t − H_t-1 of the layer below",
     "d": "MIM-N output D_t",
     "n": "non-stationary memory N_t",
     "s": "stationary memory S_t",
@@ -73,7 +73,10 @@ def flow_arrows(ax: Any, flow: np.ndarray, cell_size: int, stride: int = 1, **st
 
 
 def warped(h_prev: np.ndarray, flow: np.ndarray) -> np.ndarray:
-    r""":math:`\mathrm{warp}(H_{t-1}, U, V)` of a (C, h, w) state along one (2, h, w) flow (the model's warp; lesson 8)."""
+    r""":math:`\mathrm{warp}(H_{t-1}, U, V)` of a (C, h, w) state along one (2, h, w) flow (the model's warp).
+
+    Lesson 8 draws it (a state channel before and after the warp).
+    """
     from ..models.trajgru_cell import warp
 
     h = torch.as_tensor(np.asarray(h_prev, np.float32))[None]
