@@ -31,6 +31,7 @@ Generator = Callable[..., np.ndarray]
 DATASETS: dict[str, tuple[str, str, str]] = {
     "moving_digits": ("stlearn.data.moving_digits", "generate_moving_digits", "MovingDigitsConfig"),
     "radar": ("stlearn.data.radar", "generate_radar", "RadarConfig"),
+    "occluder": ("stlearn.data.occluder", "generate_occluder", "OccluderConfig"),
 }
 
 
