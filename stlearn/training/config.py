@@ -13,7 +13,7 @@ import importlib
 import inspect
 import math
 import tomllib
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -309,7 +309,11 @@ def schedule_constants(config: TrainConfig, iterations: int | None = None) -> di
 def differing_keys(saved: dict[str, Any], config: TrainConfig, ignore: frozenset[str] = RUNTIME_ONLY) -> list[str]:
     """The configuration keys (outside ``ignore``) in which a checkpoint's recorded ``saved`` config differs
     from ``config``; a key the saved run predates counts as its default value. Lesson 4 (resuming a run)."""
-    full = {**TrainConfig(model=config.model, dataset=config.dataset).to_dict(), **saved}
+    # the defaults of the fields, not a validated TrainConfig: a data set whose sequences are not 10 + 10 frames
+    # (the occluder toy) has no valid config with the default lengths
+    defaults = {f.name: f.default_factory() if f.default is MISSING else f.default
+                for f in fields(TrainConfig) if f.default is not MISSING or f.default_factory is not MISSING}
+    full = {**defaults, "model": config.model, "dataset": config.dataset, **saved}
     now = config.to_dict()
     return sorted(k for k in now.keys() | full.keys() if k not in ignore and full.get(k) != now.get(k))
 
