@@ -19,6 +19,11 @@ PredRNN-V2's memory increments (lesson 7):
 * :func:`channel_cosines` — their cosine similarity per (sample, step, layer, channel) over the
   pixels: the quantity whose absolute value the decoupling loss averages;
 * :func:`cosine_contributions` — the same cosine split into per-pixel maps that sum to it.
+
+The occluder toy (lesson 4):
+
+* :func:`object_memory` — :math:`\Delta C_t`, what a ConvLSTM's memory holds because one object was in the
+  input (the same sequence run again without it), and the forget gate beside it.
 """
 
 from __future__ import annotations
@@ -37,12 +42,14 @@ Tensor = torch.Tensor
 
 __all__ = [
     "MemoryIncrements",
+    "ObjectMemory",
     "SequenceTrace",
     "channel_cosines",
     "convlstm_terms",
     "cosine_contributions",
     "layer_terms",
     "memory_increments",
+    "object_memory",
     "stlstm_terms",
     "trace_sequence",
 ]
@@ -374,3 +381,78 @@ def cosine_contributions(delta_c: Any, delta_m: Any) -> np.ndarray:
     """
     a, b = _unit("cosine_contributions", delta_c, delta_m)
     return (a * b).numpy()
+
+
+# -- the occluder toy (lesson 4) ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ObjectMemory:
+    r"""What one ConvLSTM layer's cell memory holds of one object, step by step (lesson 4, the occluder toy).
+
+    Attributes:
+        delta_c: :math:`\Delta C_t = C_t(\text{frames}) - C_t(\text{without})`, (N, T − 1, C, h, w): the part of the
+            cell memory that is there because the object was in the input frames.
+        f: the forget gate :math:`f_t` of the run on ``frames``, (N, T − 1, C, h, w).
+        input_len: frames read before the model feeds back its own predictions.
+    """
+
+    delta_c: np.ndarray
+    f: np.ndarray
+    input_len: int
+
+    def at(self, name: str, cells: Any) -> np.ndarray:
+        """``delta_c`` or ``f`` at one grid cell per (sequence, step).
+
+        ``cells``: (N, T − 1, 2) as (row, col) in the patched grid; returns (N, T − 1, C).
+        """
+        values = {"delta_c": self.delta_c, "f": self.f}[name]
+        cells = np.asarray(cells)
+        n, t = np.meshgrid(np.arange(values.shape[0]), np.arange(values.shape[1]), indexing="ij")
+        rows = np.clip(cells[..., 0], 0, values.shape[-2] - 1)
+        cols = np.clip(cells[..., 1], 0, values.shape[-1] - 1)
+        return values[n, t, :, rows, cols]
+
+    def peak_cells(self) -> np.ndarray:
+        r"""Where the memory of the object is strongest: the grid cell of the largest :math:`\sum_c |\Delta C|`,
+        (N, T − 1, 2) as (row, col)."""
+        magnitude = np.abs(self.delta_c).sum(axis=2)  # (N, T-1, h, w)
+        flat = magnitude.reshape(*magnitude.shape[:2], -1).argmax(axis=-1)
+        return np.stack(np.unravel_index(flat, magnitude.shape[-2:]), axis=-1)
+
+
+def object_memory(
+    model: torch.nn.Module, frames: Any, without: Any, input_len: int = 10, layer: int = 0
+) -> ObjectMemory:
+    r"""Run a ConvLSTM on ``frames`` and on the same ``without`` one object; keep :math:`\Delta C` (lesson 4).
+
+    The two runs read the same frames except where the object was, so :math:`C_t(\text{frames}) -
+    C_t(\text{without})` is what layer ``layer``'s memory holds because of the object — also while the object is
+    hidden from the input (the occluder toy: a square behind a bar). Both runs are test-time rollouts: after
+    ``input_len`` frames each reads its own predictions.
+
+    Args:
+        model: a :class:`~stlearn.models.ConvLSTM`.
+        frames, without: (N, T, C, H, W) in [0, 1], the same shape.
+        input_len: frames read.
+        layer: the layer whose memory is compared.
+    """
+    from .models import ConvLSTM
+    from .surgery import run_surgery
+
+    where = "object_memory"
+    if not isinstance(model, ConvLSTM):
+        raise TypeError(
+            f"{where}: 'model' must be a ConvLSTM (its cell memory C is compared), got {type(model).__name__}"
+        )
+    if not isinstance(frames, Tensor) or not isinstance(without, Tensor) or frames.shape != without.shape:
+        raise ValueError(f"{where}: 'frames' and 'without' must be tensors of one shape (N, T, C, H, W), got "
+                         f"{getattr(frames, 'shape', type(frames).__name__)} and "
+                         f"{getattr(without, 'shape', type(without).__name__)}")  # fmt: skip
+    if isinstance(layer, bool) or not isinstance(layer, int) or not 0 <= layer < model.num_layers:
+        raise ValueError(f"{where}: 'layer' must be 0 … {model.num_layers - 1}, got {layer!r}")
+    runs = [run_surgery(model, x, None, input_len=input_len).trace for x in (frames, without)]
+    steps = runs[0].steps
+    c = [np.stack([tr[t, layer].c.numpy() for t in steps], axis=1) for tr in runs]
+    f = np.stack([runs[0][t, layer].f.numpy() for t in steps], axis=1)
+    return ObjectMemory(delta_c=c[0] - c[1], f=f, input_len=input_len)

@@ -61,14 +61,17 @@ def _cmap(name: str) -> Any:
     return matplotlib.colormaps[name].with_extremes(bad=(0.0, 0.0, 0.0, 0.0))
 
 
-def error_scale(worst: float, current: float | None = None) -> float:
-    """The top of the error axis: the smallest of 100, 200, 400, … at or above ``worst``.
+def error_scale(worst: float, current: float | None = None, base: float = 100.0) -> float:
+    """The top of the error axis: the smallest of ``base``, 2·base, 4·base, … at or above ``worst``.
+
+    ``base`` is 100 for 64 × 64 frames (MSE per frame sums over the pixels: GateSurgery scales it with the
+    frame's area, so the 16 × 16 occluder toy's errors get an axis of their own size).
 
     With the ``current`` top given, the axis grows as soon as ``worst`` exceeds it but shrinks only
     when ``worst`` fits in a quarter of it: edits around one error level do not make the axis (and
     the reader's eye) jump back and forth between two scales. Lesson 4 (GateSurgery's error plot).
     """
-    top = 100.0 * 2.0 ** max(0.0, float(np.ceil(np.log2(max(worst, 1e-12) / 100.0))))
+    top = base * 2.0 ** max(0.0, float(np.ceil(np.log2(max(worst, 1e-12) / base))))
     if current is not None and top < current and worst > current / 4:
         return current
     return top
@@ -123,6 +126,8 @@ class GateSurgery:
         self._hold = False
         self._last_edit: str | None = None
         first = self.baseline_of(seqs[0])
+        # the error axis's smallest top: 100 on 64 × 64 frames, in proportion to the frame's area (MSE per frame sums)
+        self.error_base = 100.0 * float(np.prod(first["frames"].shape[-2:])) / 4096.0
         row = widgets.Layout(width="300px")
         desc = {"description_width": "72px"}
         gate_options = [(TARGET_LABELS[g], g) for g in self.targets]
@@ -348,6 +353,10 @@ class GateSurgery:
         self.region_box.children = [self.rows, self.cols] if self.where.value == "region" else []
         self._update()
 
+    def _mse_label(self, value: float) -> str:
+        """The label under a forecast frame: whole numbers on 64 × 64 frames, one decimal on small ones."""
+        return f"MSE {value:.0f}" if self.error_base >= 20 else f"MSE {value:.1f}"
+
     def _update(self) -> None:
         if self._hold:
             return
@@ -355,17 +364,17 @@ class GateSurgery:
         full = self.shown != self.sequence.value
         if full:
             self.strips["ground truth"].set(base["frames"][self.input_len :])  # its labels never change
-            self.strips["unmodified"].set(base["pred"], [f"MSE {v:.0f}" for v in base["mse"]])
+            self.strips["unmodified"].set(base["pred"], [self._mse_label(v) for v in base["mse"]])
             self.line_base.set_ydata(base["mse"])
             self.shown = self.sequence.value
         mod = self.modified()
-        self.strips["modified"].set(mod["pred"], [f"MSE {v:.0f}" for v in mod["mse"]])
+        self.strips["modified"].set(mod["pred"], [self._mse_label(v) for v in mod["mse"]])
         self.line_mod.set_ydata(mod["mse"])
         self._draw_gates(base["run"], mod["run"])
         # the error axis on a coarse scale (100, 200, 400, ...): a new sequence redraws the other two strips
         # (layer 0) and all after it, a new scale the y axis and the unmodified line (layer 1), an edit only the rest
-        worst = 1.1 * max(float(base["mse"].max()), float(mod["mse"].max()), 1.0)
-        top = error_scale(worst, None if full else self.ax_err.get_ylim()[1])
+        worst = 1.1 * max(float(base["mse"].max()), float(mod["mse"].max()), self.error_base / 100)
+        top = error_scale(worst, None if full else self.ax_err.get_ylim()[1], self.error_base)
         rescaled = self.ax_err.get_ylim()[1] != top
         if rescaled:
             self.ax_err.set_ylim(0, top)
