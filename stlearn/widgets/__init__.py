@@ -1,6 +1,8 @@
 """Interactive views of the lessons, built on ipywidgets + matplotlib (rendered to PNG).
 
 * :class:`FrameViewer` — frames (or any maps) side by side under one time slider (lessons 1, 2);
+* :class:`ForecastPlayer` — a trained model's forecast played beside its input and the truth, one click to play
+  (the course map and lesson 1 open with it);
 * :class:`GateExplorer` — a pretrained ConvLSTM's gates on real sequences: sequence, step, layer,
   gate, channel and a pixel probe, beside input, prediction and ground truth (lesson 3);
 * :class:`CellExplorer` — the live cell diagram: one gate in focus with its equation, shapes and
@@ -30,6 +32,7 @@ once per sequence (cached). Errors in a callback appear in the view's red error 
 
 from .cell_explorer import CellExplorer
 from .connectivity import ConnectivityExplorer
+from .forecast_player import ForecastPlayer
 from .frame_viewer import FrameViewer
 from .gate_explorer import GateExplorer
 from .gate_surgery import GateSurgery
@@ -43,6 +46,7 @@ from .zigzag_flow import ZigzagFlow
 __all__ = [
     "CellExplorer",
     "ConnectivityExplorer",
+    "ForecastPlayer",
     "FrameViewer",
     "GateExplorer",
     "GateSurgery",
