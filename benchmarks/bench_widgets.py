@@ -33,6 +33,7 @@ from stlearn.probe import memory_increments
 from stlearn.widgets import (
     CellExplorer,
     ConnectivityExplorer,
+    ForecastPlayer,
     FrameViewer,
     GateExplorer,
     GateSurgery,
@@ -111,6 +112,20 @@ def _lesson8_models(quick: bool):
     except (FileNotFoundError, OSError):
         torch.manual_seed(0)
         return TrajGRU().eval(), MIM().eval()
+
+
+def _toy(quick: bool):
+    """Lesson 4's occluder toy: the shipped 1-layer ConvLSTM and 16 test sequences (a random model with --quick)."""
+    from stlearn.data import to_tensor
+    from stlearn.data.occluder import generate_occluder
+
+    frames = to_tensor(generate_occluder(16, "test"))
+    if quick:
+        torch.manual_seed(0)
+        return ConvLSTM(frame_size=(16, 16), hidden_channels=[4], patch_size=2).eval(), frames
+    from stlearn.data.occluder_model import load_occluder_model
+
+    return load_occluder_model(), frames
 
 
 def _time(control, values, repeats: int) -> tuple[list[float], list[float]]:
@@ -192,6 +207,11 @@ def main(argv: list[str] | None = None) -> int:
     gs = GateSurgery(model, frames, sequences=(0, 1), input_len=input_len)
     gs_st = GateSurgery(st_model, frames, sequences=(0, 1), input_len=input_len, gate="f_prime")  # lessons 5, 6
     cn = ConnectivityExplorer({"ConvLSTM": model, "PredRNN": st_model}, frames, sequences=(0, 1), input_len=input_len)
+    fp = ForecastPlayer({"ConvLSTM": (model, frames, "moving_digits"), "PredRNN": (st_model, frames, "moving_digits")},
+                        input_len=input_len)  # fmt: skip
+    fp_first = _time(fp.slider, list(range(1, fp.length)), 1)  # every frame drawn for the first time
+    toy_model, toy_frames = _toy(args.quick)
+    gs_toy = GateSurgery(toy_model, toy_frames, sequences=(3, 0), input_len=6)
     tg_model, mim_model = _lesson8_models(args.quick)
     tf = TrajGRUFlowExplorer(tg_model, frames, sequences=(0, 1), input_len=input_len)
     mm = MIMMemoryExplorer(mim_model, frames, sequences=(0, 1), input_len=input_len)
@@ -240,6 +260,9 @@ def main(argv: list[str] | None = None) -> int:
         ("GateSurgery", "PredRNN value (one edited model pass)", gs_st.value, [0.2, 0.5, 0.8]),
         ("GateSurgery", "PredRNN primed gate (one edited model pass)", gs_st.gate, ["i_prime", "g_prime", "f_prime"]),
         ("GateSurgery", "PredRNN edit: zero M, cut the zigzag, clamp", gs_st.edit, ["zero_m", "cut_zigzag", "clamp"]),
+        ("ForecastPlayer", "frame (played again: picture kept)", fp.slider, [2, 3, 4, 5]),
+        ("GateSurgery", "occluder toy: value (one edited model pass)", gs_toy.value, [0.2, 0.5, 0.8]),
+        ("GateSurgery", "occluder toy: channel (one edited model pass)", gs_toy.channel, [1, 2, -1]),
         ("ConnectivityExplorer", "col x (2 backward passes)", cn.col, [1, 2, 3, 4]),
         ("ConnectivityExplorer", "row y (2 backward passes)", cn.row, [1, 2, 3, 4]),
         ("ConnectivityExplorer", "lead (2 backward passes, frames redrawn)", cn.lead, [2, 3, cn.lead.max, 1]),
@@ -266,6 +289,7 @@ def main(argv: list[str] | None = None) -> int:
     _time(mm.sequence, [1, 0], 1)
     rows = [_row(widget, control, *_time(ctl, values, repeats)) for widget, control, ctl, values in cases]
     rows += [_row("PredictionViewer", control, wall, cpu) for control, (wall, cpu) in first_draws.items()]
+    rows.append(_row("ForecastPlayer", "frame (first drawing of each frame)", *fp_first))
     rows.append(_row("GuessFirst", "reveal (button)", *_time_reveals(repeats)))
     # the one heavy update: a sequence not seen before (a traced model pass)
     t0 = time.perf_counter()
