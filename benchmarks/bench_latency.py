@@ -4,10 +4,11 @@ Usage:  python -m benchmarks.bench_latency [--lessons 01,03,10] [--presses 9] [-
 
 For each widget lesson: JupyterLab in headless Debian chromium (Playwright, as tests/test_browser.py), run all
 cells, then for every slider of every widget: focus its handle, press ArrowRight (ArrowLeft at the end of its
-range) with a real key event, and measure in the page, from the key event's time stamp
+range) with a real key event — for a dropdown, choose the next option (headless chromium's closed ``<select>``
+ignores arrow keys), timed from its ``input`` event — and measure in the page, from the event's time stamp
 (``KeyboardEvent.timeStamp``) to the first frame painted after one of the widget's images changed and was
 decoded (polled with ``requestAnimationFrame``; "painted" = a task queued from the rAF callback, which runs
-after that frame's paint). The first press of each slider is a warm-up and not counted. Between presses the
+after that frame's paint). The first press of each control is a warm-up and not counted. Between presses the
 page waits until the update has landed. So the number includes the comm message to the kernel, the Python
 callback (model passes, drawing, PNG), the message back, image decoding and the paint — and the 16 ms frame
 granularity of the screen.
@@ -54,8 +55,9 @@ LESSONS = {
     "10_comparing_models.ipynb": 150,
 }
 #: the widget classes a cell may build (the name found in the cell's source labels its sliders)
-WIDGETS = ("FrameViewer", "GateExplorer", "CellExplorer", "PredictionViewer", "GateSurgery", "ZigzagFlow",
-           "IncrementExplorer", "ConnectivityExplorer")  # fmt: skip
+WIDGETS = ("ForecastPlayer", "FrameViewer", "GateExplorer", "CellExplorer", "PredictionViewer", "GateSurgery",
+           "ZigzagFlow", "IncrementExplorer", "ConnectivityExplorer", "TrajGRUFlowExplorer",
+           "MIMMemoryExplorer")  # fmt: skip
 TARGET_MS = 100.0
 
 #: in the page: arm a measurement on one output area; window.__lat.ms is set once the update is painted
@@ -63,8 +65,9 @@ _ARM = """(area) => {
   const srcs = () => Array.from(area.querySelectorAll('img')).map(i => i.src);
   const before = srcs();
   const lat = window.__lat = {t0: null, ms: null, arrived: null};
-  document.addEventListener('keydown', e => { if (lat.t0 === null) lat.t0 = e.timeStamp; },
-                            {capture: true, once: true});
+  const start = e => { if (lat.t0 === null) lat.t0 = e.timeStamp; };
+  document.addEventListener('keydown', start, {capture: true, once: true});   // a slider's key press
+  document.addEventListener('input', start, {capture: true, once: true});     // a dropdown's option chosen
   const started = performance.now();
   const poll = () => {
     if (performance.now() - started > 20000) return;   // given up: window.__lat.ms stays null
@@ -182,14 +185,14 @@ def _token(name: str) -> str:
 
 
 def sliders(page, notebook: Path) -> list[tuple[object, str, str]]:
-    """Every widget slider handle in the page, with the widget class its cell builds and the slider's label.
+    """Every widget slider handle and dropdown in the page, with the widget class its cell builds and its label.
 
     The cell's source is read from ``notebook`` (JupyterLab does not render the text of cells outside the view):
     the cell's position among the notebook's cells in the page is its index in the file.
     """
     sources = ["".join(c["source"]) for c in json.loads(notebook.read_text())["cells"]]
     out = []
-    handles = page.locator(".widget-slider .noUi-handle")
+    handles = page.locator(".widget-slider .noUi-handle, .widget-dropdown select")
     for k in range(handles.count()):
         handle = handles.nth(k)
         handle.scroll_into_view_if_needed()
@@ -198,7 +201,8 @@ def sliders(page, notebook: Path) -> list[tuple[object, str, str]]:
         )
         source = sources[index] if 0 <= index < len(sources) else ""
         widget = next((w for w in WIDGETS if f"{w}(" in source), "widget")
-        label = handle.locator(f"xpath=ancestor::div[{_token('widget-slider')}][1]").locator(".widget-label")
+        box = "widget-dropdown" if handle.evaluate("h => h.tagName === 'SELECT'") else "widget-slider"
+        label = handle.locator(f"xpath=ancestor::div[{_token(box)}][1]").locator(".widget-label")
         out.append((handle, widget, (label.first.text_content() or "").strip() if label.count() else ""))
     return out
 
@@ -210,14 +214,20 @@ def press_to_paint(page, handle, presses: int) -> list[tuple[float, float] | Non
     area.scroll_into_view_if_needed()
     out: list[tuple[float, float] | None] = []
     for _ in range(presses):
-        now, low, high = (float(handle.get_attribute(a) or 0) for a in ("aria-valuenow", "aria-valuemin",
-                                                                          "aria-valuemax"))  # fmt: skip
+        # a slider handle (aria values) or a dropdown's <select> (selected index): one step, back at the end
+        now, low, high = handle.evaluate(
+            "h => h.tagName === 'SELECT' ? [h.selectedIndex, 0, h.options.length - 1] : "
+            "['aria-valuenow', 'aria-valuemin', 'aria-valuemax'].map(a => parseFloat(h.getAttribute(a) || '0'))"
+        )
         if high <= low:
             break
-        key = "ArrowRight" if now < high else "ArrowLeft"
+        select = handle.evaluate("h => h.tagName === 'SELECT'")
         area.evaluate(_ARM)
         handle.focus()
-        page.keyboard.press(key)
+        if select:  # headless chromium's closed <select> ignores arrow keys: choose the next option as a user does
+            handle.select_option(index=int(now + 1 if now < high else now - 1))
+        else:
+            page.keyboard.press("ArrowRight" if now < high else "ArrowLeft")
         try:
             page.wait_for_function("window.__lat && window.__lat.ms !== null", timeout=20_000, polling="raf")
             out.append(tuple(page.evaluate("[window.__lat.ms, window.__lat.arrived]")))

@@ -146,7 +146,7 @@ def gate_map_hover(
         title={"text": f"{name} <b>{gate}</b>, step {step}{reads}, layer {layer}: (C, h, w) = ({n_chan}, {h}, {w}) — "
                "hover a cell to read it", "font": {"size": 13}},
         coloraxis={"colorscale": _COLORSCALES.get(cmap, cmap), "cmin": lo, "cmax": hi, "colorbar": {"thickness": 12}},
-        height=120 + 118 * rows, width=min(1100, 140 + 120 * cols), margin={"l": 10, "r": 10, "t": 70, "b": 10},
+        height=120 + 118 * rows, margin={"l": 10, "r": 10, "t": 70, "b": 10},  # as wide as the notebook
     )  # fmt: skip
     fig.update_annotations(font_size=9)
     return fig
