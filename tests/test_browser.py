@@ -23,6 +23,8 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks import bench_latency as bl
+
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "artifacts" / "screenshots"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -136,19 +138,23 @@ def browser():
         b.close()
 
 
-def _run_all(page, timeout_s: float) -> None:
-    """Run all cells through the menu and wait until the kernel is idle and every cell has run."""
-    page.wait_for_selector("text=| Idle", timeout=60_000)  # the status bar: kernel started and idle
-    page.click("li.lm-MenuBar-item:has-text('Run')")
-    page.click("li.lm-Menu-item:has-text('Run All Cells')")
-    deadline = time.time() + timeout_s
-    while time.time() < deadline:
-        pending = page.locator(".jp-CodeCell .jp-InputPrompt:has-text('[*]')").count()
-        unrun = page.locator(".jp-CodeCell .jp-InputPrompt:text-is('[ ]:')").count()
-        if pending == 0 and unrun == 0 and page.locator("text=| Idle").count():
-            return
-        time.sleep(0.5)
-    raise AssertionError(f"run-all did not finish within {timeout_s} s")
+_run_all = bl.run_all  # run all cells through the menu and wait until every cell has run
+
+
+def open_lesson(chromium, base: str, token: str, notebook: str, timeout_s: float):
+    """A new page with ``notebook`` open and all its cells run, and the list its console errors are collected in."""
+    page = bl.open_lesson(chromium, base, token, notebook, timeout_s)
+    assert page.locator("text=Error displaying widget").count() == 0, "a widget failed to render"
+    return page, page.errors
+
+
+def close_clean(page, errors: list[str]) -> None:
+    """Fail on a traceback in any output or a real console error; close the page."""
+    tracebacks = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
+    assert tracebacks.count() == 0, tracebacks.first.inner_text()[:2000]
+    real_errors = [e for e in errors if not any(b in e for b in BENIGN_CONSOLE)]
+    assert not real_errors, f"JavaScript console errors: {real_errors[:5]}"
+    page.close()
 
 
 def _area_png(locator) -> bytes:
@@ -160,18 +166,11 @@ def test_lesson_widgets_render_and_respond(lab, browser, notebook):
     base, token = lab
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     stem = Path(notebook).stem
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    errors: list[str] = []
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(f"{base}/lab/tree/{notebook}?reset&token={token}")
-    page.wait_for_selector(".jp-NotebookPanel", timeout=60_000)
-    _run_all(page, WIDGET_LESSONS[notebook])
+    page, errors = open_lesson(browser, base, token, notebook, WIDGET_LESSONS[notebook])
 
     tracebacks = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
     assert page.locator(".jp-RenderedText:has-text('Traceback')").count() == 0, "a cell raised"
     assert tracebacks.count() == 0, tracebacks.first.inner_text()[:2000]
-    assert page.locator("text=Error displaying widget").count() == 0, "a widget failed to render"
     sliders = page.locator(".widget-slider .noUi-handle, .widget-slider .slider-handle")
     assert sliders.count() > 0, "no slider rendered (is the ipywidgets front end active?)"
     page.screenshot(path=str(ARTIFACTS / f"{stem}-before.png"), full_page=True)
@@ -214,6 +213,4 @@ def test_lesson_widgets_render_and_respond(lab, browser, notebook):
         else:
             raise AssertionError(f"dropdown {k} changed to {choice!r} but nothing was redrawn")
     page.screenshot(path=str(ARTIFACTS / f"{stem}-after.png"), full_page=True)
-    real_errors = [e for e in errors if not any(b in e for b in BENIGN_CONSOLE)]
-    assert not real_errors, f"JavaScript console errors: {real_errors[:5]}"
-    page.close()
+    close_clean(page, errors)

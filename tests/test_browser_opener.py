@@ -10,33 +10,13 @@ from __future__ import annotations
 
 import time
 
-from test_browser import ARTIFACTS, BENIGN_CONSOLE, _area_png, _run_all, browser, lab, pytestmark  # noqa: F401
-
-
-def _open(chromium, base, token, notebook, timeout_s):
-    page = chromium.new_page(viewport={"width": 1400, "height": 1000})
-    errors: list[str] = []
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(f"{base}/lab/tree/{notebook}?reset&token={token}")
-    page.wait_for_selector(".jp-NotebookPanel", timeout=60_000)
-    _run_all(page, timeout_s)
-    assert page.locator("text=Error displaying widget").count() == 0, "a widget failed to render"
-    return page, errors
-
-
-def _finish(page, errors) -> None:
-    tracebacks = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
-    assert tracebacks.count() == 0, tracebacks.first.inner_text()[:2000]
-    real_errors = [e for e in errors if not any(b in e for b in BENIGN_CONSOLE)]
-    assert not real_errors, f"JavaScript console errors: {real_errors[:5]}"
-    page.close()
+from test_browser import ARTIFACTS, _area_png, browser, close_clean, lab, open_lesson, pytestmark  # noqa: F401
 
 
 def test_one_click_plays_the_forecast(lab, browser):  # noqa: F811
     base, token = lab
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page, errors = _open(browser, base, token, "00_course_map.ipynb", 90)
+    page, errors = open_lesson(browser, base, token, "00_course_map.ipynb", 90)
     play = page.locator(".widget-play").first
     play.scroll_into_view_if_needed()
     area = play.locator("xpath=ancestor::div[contains(@class,'jp-OutputArea')][1]")
@@ -63,13 +43,13 @@ def test_one_click_plays_the_forecast(lab, browser):  # noqa: F811
     assert f"frame t = {t}" in caption, (t, caption)
     assert ("lead time" in caption) == (t >= 10), caption
     area.screenshot(path=str(ARTIFACTS / "00_course_map-forecast-player.png"))
-    _finish(page, errors)
+    close_clean(page, errors)
 
 
 def test_occluder_guess_then_toy_surgery(lab, browser):  # noqa: F811
     base, token = lab
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page, errors = _open(browser, base, token, "04_training_convlstm.ipynb", 150)
+    page, errors = open_lesson(browser, base, token, "04_training_convlstm.ipynb", 150)
     button = page.locator("button:has-text('Run it: show the answer')").last  # the occluder's guess
     button.scroll_into_view_if_needed()
     guess_area = button.locator("xpath=ancestor::div[contains(@class,'jp-OutputArea')][1]")
@@ -93,4 +73,4 @@ def test_occluder_guess_then_toy_surgery(lab, browser):  # noqa: F811
         raise AssertionError("choosing a region did not redraw the toy's gate maps and forecast")
     area.scroll_into_view_if_needed()
     area.screenshot(path=str(ARTIFACTS / "04_training_convlstm-occluder-surgery.png"))
-    _finish(page, errors)
+    close_clean(page, errors)

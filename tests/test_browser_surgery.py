@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from test_browser import ARTIFACTS, BENIGN_CONSOLE, _area_png, _run_all, browser, lab, pytestmark  # noqa: F401
+from test_browser import ARTIFACTS, _area_png, browser, close_clean, lab, open_lesson, pytestmark  # noqa: F401
 
 LESSONS = {"05_st_lstm.ipynb": 150, "06_zigzag_memory.ipynb": 150}
 
@@ -29,14 +29,7 @@ def test_guess_then_region_surgery(lab, browser, notebook):  # noqa: F811
     base, token = lab
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     stem = Path(notebook).stem
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    errors: list[str] = []
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(f"{base}/lab/tree/{notebook}?reset&token={token}")
-    page.wait_for_selector(".jp-NotebookPanel", timeout=60_000)
-    _run_all(page, LESSONS[notebook])
-    assert page.locator("text=Error displaying widget").count() == 0, "a widget failed to render"
+    page, errors = open_lesson(browser, base, token, notebook, LESSONS[notebook])
 
     # guess before you run: no answer until the button is pressed
     button = page.locator("button:has-text('Run it: show the answer')").first
@@ -69,8 +62,4 @@ def test_guess_then_region_surgery(lab, browser, notebook):  # noqa: F811
     page.wait_for_selector("text=rows 6–11 × cols 4–11", timeout=10_000)  # the line reading the gate rows follows
     area.scroll_into_view_if_needed()
     area.screenshot(path=str(ARTIFACTS / f"{stem}-surgery-region.png"))
-    tracebacks = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
-    assert tracebacks.count() == 0, tracebacks.first.inner_text()[:2000]
-    real_errors = [e for e in errors if not any(b in e for b in BENIGN_CONSOLE)]
-    assert not real_errors, f"JavaScript console errors: {real_errors[:5]}"
-    page.close()
+    close_clean(page, errors)
