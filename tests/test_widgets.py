@@ -219,6 +219,29 @@ def test_frame_viewer_swaps_the_image_data():
     assert player.play.max == 4 and player.play.interval == 50 and player.play in player.widget.children[0].children
 
 
+def test_frame_viewer_blits_and_keeps_each_frame_once_drawn():
+    import io
+
+    from PIL import Image
+
+    def pixels(value):
+        return np.asarray(Image.open(io.BytesIO(value)))
+
+    a = np.random.default_rng(0).random((6, 8, 8))
+    v = FrameViewer({"a": a, "b": a[::-1].copy()}, {"b": ("magma", 0, 1)}, captions=[f"t is {t}" for t in range(6)])
+    for t in (2, 5, 1, 2):
+        v.slider.value = t
+        shown = v.canvas.image.value
+        v.canvas.render()  # a full redraw of the same state: the blitted picture must be the same
+        np.testing.assert_array_equal(pixels(shown), pixels(v.canvas.image.value))
+        assert v.caption.get_text() == f"t is {t}"
+    assert sorted(v._pictures) == [0, 1, 2, 5]
+    first_two = v._pictures[2]
+    v.slider.value = 3
+    v.slider.value = 2
+    assert v.canvas.image.value == first_two  # a frame drawn before is the same picture, not drawn again
+
+
 def test_patch_channels_figure_matches_strided_pixels():
     frame = np.arange(64, dtype=np.float64).reshape(8, 8) / 64
     fig = patch_channels_figure(frame, 4)

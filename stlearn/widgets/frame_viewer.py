@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from ..viz.frames import radar_colormap
-from ._canvas import FigureImage
+from ._strips import BlitImage
 
 __all__ = ["FrameViewer"]
 
@@ -66,7 +66,7 @@ class FrameViewer:
         self.captions = list(captions) if captions is not None else None
         styles = dict(styles or {})
         n = len(self.data)
-        self.canvas = FigureImage((panel_inches * n + 0.4, panel_inches + 0.7), dpi=96)
+        self.canvas = BlitImage((panel_inches * n + 0.4, panel_inches + 0.7), dpi=96)
         fig = self.canvas.figure
         self.images = {}
         self.radar = {name for name in self.data if styles.get(name) == "radar"}
@@ -89,6 +89,9 @@ class FrameViewer:
             ax.set_yticks([])
         self.caption = fig.suptitle("", fontsize=10)
         fig.subplots_adjust(left=0.02, right=0.93 if has_bar else 0.98, top=0.78, bottom=0.03, wspace=0.3)
+        # only the images and the caption change with t: redrawn over the saved axes, titles and colour bars
+        self.canvas.animated = [*self.images.values(), self.caption]
+        self._pictures: dict[int, bytes] = {}  # frame t → PNG, once drawn (the panels are fixed data)
         self.slider = widgets.IntSlider(
             value=start, min=0, max=self.length - 1, description=description,
             style={"description_width": "initial"}, layout=widgets.Layout(width="420px"),
@@ -114,7 +117,11 @@ class FrameViewer:
             a = self.data[name][t]
             im.set_data(a * 70.0 - 10.0 if name in self.radar else a)  # radar pixels p → dBZ = 70·p − 10
         self.caption.set_text(self.captions[t] if self.captions else f"{self.slider.description} = {t}")
-        self.canvas.render()
+        if t in self._pictures:  # drawn before: the same picture (a second pass of Play renders nothing)
+            self.canvas.image.value = self._pictures[t]
+        else:
+            self.canvas.render_changed()
+            self._pictures[t] = self.canvas.image.value
 
     def _ipython_display_(self) -> None:
         from IPython.display import display
