@@ -3,9 +3,10 @@
 One row per data set (moving digits, radar, …), three panels per row: **input** (the frames the model reads;
 after the last one it stays on that frame), **forecast** (blank while the model is still reading, then its
 prediction) and **truth** (what really followed). One time slider over the whole sequence, linked to a Play
-button: one click plays the ten inputs and then the ten forecast frames against the truth. The forecasts are
-computed once, when the view is made; a frame change only swaps image data and the caption (blitted over a saved
-background), so playing costs no model pass. Course map (lesson 0) and lesson 1.
+button: one click plays the ten inputs and then the ten forecast frames against the truth. The forecasts and the
+picture of every frame (images and titles blitted over a saved background) are made once, when the view is made;
+a frame change only swaps the picture and the caption, so playing or scrubbing costs no model pass and no drawing.
+Course map (lesson 0) and lesson 1.
 """
 
 from __future__ import annotations
@@ -89,6 +90,8 @@ class ForecastPlayer:
         widgets.jslink((self.play, "value"), (self.slider, "value"))
         self.caption = widgets.HTML()
         self.slider.observe(self.canvas.guard(self._update), names="value")
+        for t in range(self.length - 1, 0, -1):  # every frame drawn now (~20 ms each): playing only swaps pictures
+            self._show(t)
         self._update()
         self.widget = widgets.VBox(
             [widgets.HBox([self.play, self.slider]), self.caption, self.canvas.error, self.canvas.image],
@@ -134,9 +137,8 @@ class ForecastPlayer:
                 out[label, "truth"] = f"truth t={t}"
         return out
 
-    def _update(self) -> None:
-        t = int(self.slider.value)
-        # the artists always hold frame t (cheap); only a frame never drawn before is rendered
+    def _show(self, t: int) -> None:
+        """Frame ``t`` in the artists (cheap) and on the image; rendered only the first time."""
         for label in self.frames:
             style, frames = self.styles[label], self.frames[label]
             blank = np.full(frames.shape[1:], np.nan)
@@ -154,6 +156,10 @@ class ForecastPlayer:
         else:
             self.canvas.render_changed()
             self._pictures[t] = self.canvas.image.value
+
+    def _update(self) -> None:
+        t = int(self.slider.value)
+        self._show(t)
         if t < self.input_len:
             self.caption.value = (f"<b>frame t = {t}</b>: the model reads input frame {t} of {self.input_len} "
                                   "(nothing forecast yet)")  # fmt: skip
