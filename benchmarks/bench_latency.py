@@ -219,8 +219,8 @@ def press_to_paint(page, handle, presses: int) -> list[tuple[float, float] | Non
             "h => h.tagName === 'SELECT' ? [h.selectedIndex, 0, h.options.length - 1] : "
             "['aria-valuenow', 'aria-valuemin', 'aria-valuemax'].map(a => parseFloat(h.getAttribute(a) || '0'))"
         )
-        if high <= low:
-            break
+        if high <= low or handle.evaluate("h => h.disabled || h.hasAttribute('disabled')"):
+            break  # a one-option menu, or a control the widget switched off (e.g. the gate menu under "zero M")
         select = handle.evaluate("h => h.tagName === 'SELECT'")
         area.evaluate(_ARM)
         handle.focus()
@@ -233,8 +233,6 @@ def press_to_paint(page, handle, presses: int) -> list[tuple[float, float] | Non
             out.append(tuple(page.evaluate("[window.__lat.ms, window.__lat.arrived]")))
         except Exception:  # no update within 5 s
             out.append(None)
-            if len(out) >= 2 and out[-2] is None:  # a control that redraws no picture (text only): not measured
-                break
         page.wait_for_timeout(250)  # let the kernel settle before the next press
     return out
 
