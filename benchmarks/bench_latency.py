@@ -45,6 +45,7 @@ CHROME_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", 
 
 #: widget lessons and how long a run-all may take on 2 CPU cores (seconds)
 LESSONS = {
+    "00_course_map.ipynb": 90,
     "01_spatiotemporal_data.ipynb": 90,
     "02_lstm_to_convlstm.ipynb": 90,
     "03_convlstm_gates.ipynb": 120,
@@ -52,6 +53,7 @@ LESSONS = {
     "05_st_lstm.ipynb": 150,
     "06_zigzag_memory.ipynb": 150,
     "07_predrnn_v2.ipynb": 150,
+    "08_trajgru_mim.ipynb": 150,
     "10_comparing_models.ipynb": 150,
 }
 #: the widget classes a cell may build (the name found in the cell's source labels its sliders)
