@@ -197,3 +197,15 @@ def test_the_reference_solutions_are_not_in_the_learners_tree():
         assert "### BEGIN SOLUTION" not in path.read_text(encoding="utf-8"), path
     assert sorted(p.name for p in exercise_dir().glob("*.ipynb"))  # the sources live in the package
     assert not str(exercise_dir().resolve()).startswith(str((ROOT / "notebooks").resolve()))
+
+
+def test_the_empty_tmp_is_mounted_before_anything_is_bound_under_it():
+    # bwrap mounts in order: a --tmpfs /tmp after the binds hid a virtual environment under /tmp (a fresh clone in
+    # /tmp: every submission "did not start")
+    from stlearn.exercises import sandbox
+
+    cmd = sandbox._bwrap_command(Path("/tmp/stlearn-submission-x"))
+    tmpfs = cmd.index("--tmpfs")
+    assert cmd[tmpfs + 1] == "/tmp"
+    binds = [k for k, arg in enumerate(cmd) if arg in ("--bind", "--ro-bind", "--symlink")]
+    assert binds and all(k > tmpfs for k in binds)

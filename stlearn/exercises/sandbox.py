@@ -105,12 +105,14 @@ def _scrubbed_env(home: str) -> dict[str, str]:
 
 
 def _bwrap_command(workdir: Path) -> list[str]:
-    args = ["bwrap", *_system_binds()]
+    # the empty /tmp first: bwrap mounts in order, so a later --tmpfs /tmp would hide an interpreter, a virtual
+    # environment or the submission's copy that lives under /tmp (a checkout in /tmp, as CI may use)
+    args = ["bwrap", "--tmpfs", "/tmp", *_system_binds()]
     for d in _python_dirs():
         args += ["--ro-bind", d, d]
     args += ["--ro-bind", str(_WORKER), _INSIDE_WORKER]
     args += ["--bind", str(workdir), _INSIDE_WORKDIR, "--chdir", _INSIDE_WORKDIR]
-    args += ["--tmpfs", "/tmp", "--proc", "/proc", "--dev", "/dev"]
+    args += ["--proc", "/proc", "--dev", "/dev"]
     args += ["--unshare-all", "--die-with-parent", "--new-session", "--clearenv"]
     for key, value in _scrubbed_env("/tmp").items():
         args += ["--setenv", key, value]
