@@ -161,6 +161,15 @@ def _area_png(locator) -> bytes:
     return locator.screenshot(animations="disabled")
 
 
+def _changed(locator, before: bytes, tries: int = 60) -> bool:
+    """Whether ``locator``'s picture differs from ``before`` within ``tries`` × 0.1 s."""
+    for _ in range(tries):
+        time.sleep(0.1)
+        if _area_png(locator) != before:
+            return True
+    return False
+
+
 @pytest.mark.parametrize("notebook", sorted(WIDGET_LESSONS))
 def test_lesson_widgets_render_and_respond(lab, browser, notebook):
     base, token = lab

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 
-from test_browser import ARTIFACTS, _area_png, browser, close_clean, lab, open_lesson, pytestmark  # noqa: F401
+from test_browser import ARTIFACTS, _area_png, _changed, browser, close_clean, lab, open_lesson, pytestmark  # noqa: F401
 
 
 def test_one_click_plays_the_forecast(lab, browser):  # noqa: F811
@@ -65,12 +65,7 @@ def test_occluder_guess_then_toy_surgery(lab, browser):  # noqa: F811
     image = area.locator("img").first
     before = _area_png(image)
     where.select_option(label="a region (rows × cols)")
-    for _ in range(60):
-        time.sleep(0.1)
-        if _area_png(image) != before:
-            break
-    else:
-        raise AssertionError("choosing a region did not redraw the toy's gate maps and forecast")
+    assert _changed(image, before), "choosing a region did not redraw the toy's gate maps and forecast"
     area.scroll_into_view_if_needed()
     area.screenshot(path=str(ARTIFACTS / "04_training_convlstm-occluder-surgery.png"))
     close_clean(page, errors)

@@ -7,21 +7,12 @@ row-range slider with the keyboard — the gate maps and the forecast must be re
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
-from test_browser import ARTIFACTS, _area_png, browser, close_clean, lab, open_lesson, pytestmark  # noqa: F401
+from test_browser import ARTIFACTS, _area_png, _changed, browser, close_clean, lab, open_lesson, pytestmark  # noqa: F401
 
 LESSONS = {"05_st_lstm.ipynb": 150, "06_zigzag_memory.ipynb": 150}
-
-
-def _changed(area, before, tries=60) -> bool:
-    for _ in range(tries):
-        time.sleep(0.1)
-        if _area_png(area) != before:
-            return True
-    return False
 
 
 @pytest.mark.parametrize("notebook", sorted(LESSONS))
