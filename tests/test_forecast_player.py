@@ -30,7 +30,8 @@ def test_forecast_once_then_play_swaps_pictures():
     model, frames = _Counting(), _frames()
     player = ForecastPlayer({"toy": (model, frames, "moving_digits")}, sequence=1)
     assert model.calls == 1
-    assert sorted(player._pictures) == list(range(20)), "every frame's picture is made with the view"
+    assert sorted(player.canvas.kept) == list(range(20)), "every frame's picture is made with the view"
+    assert player.canvas.image.value == player.canvas.kept[0], "the image shows frame 0"
     expected = mse_per_frame(persistence_forecast(frames[1:2, :10], 10), frames[1:2, 10:], reduction="lead").numpy()
     np.testing.assert_allclose(player.mse["toy"], expected, rtol=1e-6)
     np.testing.assert_array_equal(player.forecasts["toy"][3], frames[1, 9, 0].numpy())  # persistence: the last input

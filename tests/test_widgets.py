@@ -235,8 +235,8 @@ def test_frame_viewer_blits_and_keeps_each_frame_once_drawn():
         v.canvas.render()  # a full redraw of the same state: the blitted picture must be the same
         np.testing.assert_array_equal(pixels(shown), pixels(v.canvas.image.value))
         assert v.caption.get_text() == f"t is {t}"
-    assert sorted(v._pictures) == [0, 1, 2, 5]
-    first_two = v._pictures[2]
+    assert sorted(v.canvas.kept) == [0, 1, 2, 5]
+    first_two = v.canvas.kept[2]
     v.slider.value = 3
     v.slider.value = 2
     assert v.canvas.image.value == first_two  # a frame drawn before is the same picture, not drawn again

@@ -66,10 +66,13 @@ class FigureImage:
         self.figure.canvas.draw()
         self.send()
 
+    def png(self) -> bytes:
+        """The canvas as it is drawn now, as PNG (fast: little compression, the bytes travel over a local socket)."""
+        return png_bytes(np.asarray(self.figure.canvas.buffer_rgba()))
+
     def send(self) -> None:
         """Send the canvas as it is drawn now to the Image widget (after a full or a partial redraw)."""
-        # fast PNG: little compression (the bytes travel over a local socket)
-        self.image.value = png_bytes(np.asarray(self.figure.canvas.buffer_rgba()))
+        self.image.value = self.png()
         self.renders += 1
 
     def guard(self, update: Callable[[], None]) -> Callable[[Any], None]:

@@ -185,6 +185,10 @@ class BlitImage(FigureImage):
     figure stays the same (lesson 4's GateSurgery redraws one strip and one line);
     ``render_changed(changed=k)`` restores the background below layer k and redraws layers k, k+1, …
     (e.g. an axis whose scale changed). An axes or axis drawn as a layer skips its own animated children.
+
+    Views of fixed data (FrameViewer, ForecastPlayer) keep the picture of each state: :meth:`show_kept` shows the
+    picture kept under a key (drawn with :meth:`render_changed` the first time), :meth:`keep` draws one ahead of
+    time without sending it; :attr:`kept` maps key → PNG.
     """
 
     def __init__(self, figsize: tuple[float, float], dpi: int = 80) -> None:
@@ -192,29 +196,46 @@ class BlitImage(FigureImage):
         self.animated: list[Any] = []
         self.layers: list[list[Any]] = []
         self._backgrounds: list[Any] = []  # [k]: the figure with layers 0 … k−1 drawn
+        self.kept: dict[Any, bytes] = {}  # key → PNG of a state drawn before (views of fixed data)
 
-    def render(self) -> None:
+    def show_kept(self, key: Any) -> None:
+        """Show the picture kept under ``key``; the first time, draw the animated artists as they are and keep it."""
+        if key in self.kept:
+            self.image.value = self.kept[key]
+        else:
+            self.render_changed()
+            self.kept[key] = self.image.value
+
+    def keep(self, key: Any) -> None:
+        """Draw the animated artists as they are and keep the picture under ``key`` without sending it."""
+        if key not in self.kept:
+            self.render_changed(send=False)
+            self.kept[key] = self.png()
+            self.renders += 1
+
+    def render(self, send: bool = True) -> None:
         for artist in (*(a for layer in self.layers for a in layer), *self.animated):
             artist.set_animated(True)
         canvas = self.figure.canvas
         canvas.draw()  # skips the animated artists and the layers
         self._backgrounds = [canvas.copy_from_bbox(self.figure.bbox)]
-        self._draw_from(0)
+        self._draw_from(0, send)
 
-    def render_changed(self, changed: int | None = None) -> None:
+    def render_changed(self, changed: int | None = None, send: bool = True) -> None:
         """Redraw the animated artists, and the layers from ``changed`` on (None: no layer changed)."""
         if len(self._backgrounds) != len(self.layers) + 1:
-            return self.render()
+            return self.render(send)
         k = len(self.layers) if changed is None else min(changed, len(self.layers))
         self.figure.canvas.restore_region(self._backgrounds[k])
         del self._backgrounds[k + 1 :]
-        self._draw_from(k)
+        self._draw_from(k, send)
 
-    def _draw_from(self, k: int) -> None:
+    def _draw_from(self, k: int, send: bool = True) -> None:
         for layer in self.layers[k:]:
             for artist in layer:
                 self.figure.draw_artist(artist)
             self._backgrounds.append(self.figure.canvas.copy_from_bbox(self.figure.bbox))
         for artist in self.animated:
             self.figure.draw_artist(artist)
-        self.send()
+        if send:
+            self.send()

@@ -81,7 +81,6 @@ class ForecastPlayer:
         self.length = lengths.pop()
         self.sequence = int(sequence)
         self._build_figure()
-        self._pictures: dict[int, bytes] = {}  # frame t → PNG, once drawn
         self.slider = widgets.IntSlider(value=0, min=0, max=self.length - 1, description="frame t",
                                         style={"description_width": "initial"},
                                         layout=widgets.Layout(width="420px"))  # fmt: skip
@@ -91,7 +90,7 @@ class ForecastPlayer:
         self.caption = widgets.HTML()
         self.slider.observe(self.canvas.guard(self._update), names="value")
         for t in range(self.length - 1, 0, -1):  # every frame drawn now (~20 ms each): playing only swaps pictures
-            self._show(t)
+            self._show(t, send=False)  # kept, not sent: the page gets a picture only when it is shown
         self._update()
         self.widget = widgets.VBox(
             [widgets.HBox([self.play, self.slider]), self.caption, self.canvas.error, self.canvas.image],
@@ -137,8 +136,8 @@ class ForecastPlayer:
                 out[label, "truth"] = f"truth t={t}"
         return out
 
-    def _show(self, t: int) -> None:
-        """Frame ``t`` in the artists (cheap) and on the image; rendered only the first time."""
+    def _show(self, t: int, send: bool = True) -> None:
+        """Frame ``t`` in the artists (cheap) and, with ``send``, on the image; rendered only the first time."""
         for label in self.frames:
             style, frames = self.styles[label], self.frames[label]
             blank = np.full(frames.shape[1:], np.nan)
@@ -151,11 +150,10 @@ class ForecastPlayer:
                 self.images[label, column].set_data(style.show(pixels))
         for key, text in self.texts(t).items():
             self.titles[key].set_text(text)
-        if t in self._pictures:  # drawn before: the same picture (a loop of Play renders nothing)
-            self.canvas.image.value = self._pictures[t]
+        if send:
+            self.canvas.show_kept(t)  # drawn before: the same picture (a loop of Play renders nothing)
         else:
-            self.canvas.render_changed()
-            self._pictures[t] = self.canvas.image.value
+            self.canvas.keep(t)
 
     def _update(self) -> None:
         t = int(self.slider.value)

@@ -91,7 +91,6 @@ class FrameViewer:
         fig.subplots_adjust(left=0.02, right=0.93 if has_bar else 0.98, top=0.78, bottom=0.03, wspace=0.3)
         # only the images and the caption change with t: redrawn over the saved axes, titles and colour bars
         self.canvas.animated = [*self.images.values(), self.caption]
-        self._pictures: dict[int, bytes] = {}  # frame t → PNG, once drawn (the panels are fixed data)
         self.slider = widgets.IntSlider(
             value=start, min=0, max=self.length - 1, description=description,
             style={"description_width": "initial"}, layout=widgets.Layout(width="420px"),
@@ -117,11 +116,7 @@ class FrameViewer:
             a = self.data[name][t]
             im.set_data(a * 70.0 - 10.0 if name in self.radar else a)  # radar pixels p → dBZ = 70·p − 10
         self.caption.set_text(self.captions[t] if self.captions else f"{self.slider.description} = {t}")
-        if t in self._pictures:  # drawn before: the same picture (a second pass of Play renders nothing)
-            self.canvas.image.value = self._pictures[t]
-        else:
-            self.canvas.render_changed()
-            self._pictures[t] = self.canvas.image.value
+        self.canvas.show_kept(t)  # the panels are fixed data: a frame drawn before is the same picture
 
     def _ipython_display_(self) -> None:
         from IPython.display import display
