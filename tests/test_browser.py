@@ -161,6 +161,17 @@ def _area_png(locator) -> bytes:
     return locator.screenshot(animations="disabled")
 
 
+def choose_region(where):
+    """Choose "a region (rows × cols)" in a GateSurgery's where-menu: its output area, and whether its picture
+    changed within 6 s."""
+    where.scroll_into_view_if_needed()
+    area = where.locator("xpath=ancestor::div[contains(@class,'jp-OutputArea')][1]")
+    image = area.locator(".widget-image, img").first
+    before = _area_png(image)
+    where.select_option(label="a region (rows × cols)")
+    return area, _changed(image, before)
+
+
 def _changed(locator, before: bytes, tries: int = 60) -> bool:
     """Whether ``locator``'s picture differs from ``before`` within ``tries`` × 0.1 s."""
     for _ in range(tries):

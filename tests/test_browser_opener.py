@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 
-from test_browser import ARTIFACTS, _area_png, _changed, browser, close_clean, lab, open_lesson, pytestmark  # noqa: F401
+from test_browser import ARTIFACTS, _area_png, browser, choose_region, close_clean, lab, open_lesson, pytestmark  # noqa: F401
 
 
 def test_one_click_plays_the_forecast(lab, browser):  # noqa: F811
@@ -60,12 +60,8 @@ def test_occluder_guess_then_toy_surgery(lab, browser):  # noqa: F811
     guess_area.screenshot(path=str(ARTIFACTS / "04_training_convlstm-occluder-guess.png"))
     # the toy's GateSurgery is the lesson's last one: choose a region, the gate maps and forecast are redrawn
     where = page.locator(".widget-dropdown select:has(option:text-is('a region (rows × cols)'))").last
-    where.scroll_into_view_if_needed()
-    area = where.locator("xpath=ancestor::div[contains(@class,'jp-OutputArea')][1]")
-    image = area.locator("img").first
-    before = _area_png(image)
-    where.select_option(label="a region (rows × cols)")
-    assert _changed(image, before), "choosing a region did not redraw the toy's gate maps and forecast"
+    area, changed = choose_region(where)
+    assert changed, "choosing a region did not redraw the toy's gate maps and forecast"
     area.scroll_into_view_if_needed()
     area.screenshot(path=str(ARTIFACTS / "04_training_convlstm-occluder-surgery.png"))
     close_clean(page, errors)

@@ -10,7 +10,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from test_browser import ARTIFACTS, _area_png, _changed, browser, close_clean, lab, open_lesson, pytestmark  # noqa: F401
+from test_browser import (  # noqa: F401
+    ARTIFACTS,
+    _area_png,
+    _changed,
+    browser,
+    choose_region,
+    close_clean,
+    lab,
+    open_lesson,
+    pytestmark,
+)
 
 LESSONS = {"05_st_lstm.ipynb": 150, "06_zigzag_memory.ipynb": 150}
 
@@ -37,12 +47,9 @@ def test_guess_then_region_surgery(lab, browser, notebook):  # noqa: F811
 
     # GateSurgery: "where" → a region, then move the lower handle of the rows slider
     where = page.locator(".widget-dropdown select:has(option:text-is('a region (rows × cols)'))").first
-    where.scroll_into_view_if_needed()
-    area = where.locator("xpath=ancestor::div[contains(@class,'jp-OutputArea')][1]")
+    area, changed = choose_region(where)
+    assert changed, "choosing a region did not redraw the gate maps and the forecast"
     image = area.locator(".widget-image, img").first
-    before = _area_png(image)
-    where.select_option(label="a region (rows × cols)")
-    assert _changed(image, before), "choosing a region did not redraw the gate maps and the forecast"
     rows = area.locator(".widget-slider:has-text('rows') .noUi-handle").first
     rows.wait_for(timeout=10_000)
     before = _area_png(image)
