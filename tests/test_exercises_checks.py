@@ -17,9 +17,8 @@ import torch.nn.functional as F
 from stlearn import gates
 from stlearn.exercises import CHECKS, checks
 from stlearn.exercises import references as ref
-from stlearn.exercises._core import CheckSpec
 
-SPECS = {v.name: v for v in vars(checks).values() if isinstance(v, CheckSpec)}
+SPECS = checks.SPECS
 
 REFERENCES = {
     "input_gate": gates.input_gate,

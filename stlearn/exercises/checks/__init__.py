@@ -1,0 +1,63 @@
+r"""One checker per exercise: ``check_<name>(fn)`` prints "✓ <name>: correct on N cases" or raises
+``AssertionError`` with feedback that names the mistake.
+
+Each checker compares the learner's function with the reference on freshly drawn random inputs
+(a new seed on every call) and edge cases (float32 and float64, batch 1, odd frame sizes,
+pre-activations of ±50), and recognises common mistakes by running known wrong variants
+(see :mod:`stlearn.exercises._core`).  One module per exercise notebook:
+
+* :mod:`.data_metrics` — ``ex01_data_and_metrics`` (lessons 1 and 9): patch_frames, csi, mse_per_frame
+* :mod:`.convlstm_gates` — ``ex03_convlstm_gates`` (lesson 3): input_gate, forget_gate,
+  cell_candidate, cell_update, output_gate, hidden_state, convlstm_step
+* :mod:`.st_lstm` — ``ex05_st_lstm`` (lessons 5 and 6): spatial_memory, st_output, zigzag_step
+* :mod:`.predrnn_v2` — ``ex07_predrnn_v2`` (lesson 7): decoupling_loss, reverse_schedule
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from .._core import CheckSpec
+from . import convlstm_gates, data_metrics, predrnn_v2, st_lstm
+from .convlstm_gates import (
+    check_cell_candidate,
+    check_cell_update,
+    check_convlstm_step,
+    check_forget_gate,
+    check_hidden_state,
+    check_input_gate,
+    check_output_gate,
+)
+from .data_metrics import check_csi, check_mse_per_frame, check_patch_frames
+from .predrnn_v2 import check_decoupling_loss, check_reverse_schedule
+from .st_lstm import check_spatial_memory, check_st_output, check_zigzag_step
+
+__all__ = [
+    "CHECKS",
+    "SPECS",
+    "check_cell_candidate",
+    "check_cell_update",
+    "check_convlstm_step",
+    "check_csi",
+    "check_decoupling_loss",
+    "check_forget_gate",
+    "check_hidden_state",
+    "check_input_gate",
+    "check_mse_per_frame",
+    "check_output_gate",
+    "check_patch_frames",
+    "check_reverse_schedule",
+    "check_spatial_memory",
+    "check_st_output",
+    "check_zigzag_step",
+]
+
+_MODULES = (data_metrics, convlstm_gates, st_lstm, predrnn_v2)
+
+#: Every exercise's check specification by name, its arguments named: what the grader judges with.
+SPECS: dict[str, CheckSpec] = {spec.name: spec for module in _MODULES for spec in module.SPECS}
+
+#: Every checker by exercise name (the grader and the tests iterate over it).
+CHECKS: dict[str, Callable[..., None]] = {
+    name: getattr(module, f"check_{name}") for module in _MODULES for name in (s.name for s in module.SPECS)
+}
