@@ -260,6 +260,23 @@ COMMANDS["grade"] = (
 )
 
 
+def _check_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("notebooks", nargs="+", help="your notebooks, e.g. notebooks/student/ex03_convlstm_gates.ipynb")
+
+
+def _check(args: argparse.Namespace) -> int:
+    from .exercises.selfcheck import main_check
+
+    return main_check(args)
+
+
+COMMANDS["check"] = (
+    "check your own exercise notebook: runs it under nbval, one line per exercise with its feedback",
+    _check_args,
+    _check,
+)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="stlearn", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"stlearn {__version__}")

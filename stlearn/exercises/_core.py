@@ -74,12 +74,17 @@ class CheckSpec:
         grad_args: positions of the arguments whose gradient the result must carry (a loss): the
             judge compares the learner's gradient with the reference's.
         arg_names: the arguments' names, for the feedback.
+        assess: ``(case, output) -> message or None``, for exercises judged by a criterion rather than
+            by equality with the reference: a forecast that must beat persistence, an answer read
+            off a figure that any channel the data supports makes right, a number within a
+            tolerance. When given, it replaces the comparison with ``reference`` (which may then be
+            None); the known mistakes are still tried, by equality, to name what went wrong.
 
     One per exercise of lesson 1, 3, 5, 6, 7 and 9 (see :mod:`stlearn.exercises.checks`).
     """
 
     name: str
-    reference: Callable[..., Any]
+    reference: Callable[..., Any] | None
     make_cases: Callable[[torch.Generator], list[Case]]
     mistakes: list[Mistake] = field(default_factory=list)
     validators: list[Callable[[Case, Any], str | None]] = field(default_factory=list)
@@ -87,6 +92,7 @@ class CheckSpec:
     failure_note: str = ""
     grad_args: tuple[int, ...] = ()
     arg_names: tuple[str, ...] = ()
+    assess: Callable[[Case, Any], str | None] | None = None
 
 
 @dataclass
@@ -144,6 +150,8 @@ def compare(out: Any, expected: Any, dtype: torch.dtype) -> str | None:
     rtol, atol = _tolerances(dtype)
     if isinstance(out, worker.Other):
         return f"returns a {out.type_name}" + ("; return a plain torch.Tensor" if "tensor" in out.type_name else "")
+    if isinstance(expected, set | frozenset):
+        return _compare_sets(out, expected)
     if isinstance(expected, tuple | list):
         if not isinstance(out, tuple | list):
             return f"returns a {type(out).__name__}; expected a tuple of {len(expected)} values"
@@ -190,6 +198,22 @@ def compare(out: Any, expected: Any, dtype: torch.dtype) -> str | None:
     if e != 0 and math.isclose(o, -e, rel_tol=max(rtol, 1e-6), abs_tol=atol):
         return f"returns {o:.6g}; expected {e:.6g}: the opposite sign — check the signs in your formula"
     return f"returns {o:.6g}; expected {e:.6g}"
+
+
+def _compare_sets(out: Any, expected: set | frozenset) -> str | None:
+    """None when ``out`` is a set with exactly ``expected``'s items, else which items are missing or extra."""
+    if not isinstance(out, set | frozenset):
+        what = out.type_name if isinstance(out, worker.Other) else type(out).__name__
+        return f"returns a {what}; expected a set, e.g. {{(0, 1), (2, 0)}}"
+    missing, extra = sorted(expected - out, key=repr), sorted(out - expected, key=repr)
+    if not missing and not extra:
+        return None
+    parts = []
+    if missing:
+        parts.append(f"{len(missing)} missing (e.g. {missing[0]!r})")
+    if extra:
+        parts.append(f"{len(extra)} that should not be there (e.g. {extra[0]!r})")
+    return f"returns a set of {len(out)} items, expected {len(expected)}: " + ", ".join(parts)
 
 
 # --------------------------------------------------------------------------------------------
@@ -396,7 +420,6 @@ def judge(spec: CheckSpec, cases: Sequence[Case], observations: Sequence[dict], 
                     total,
                     seed,
                 )
-        expected = spec.reference(*_clone(case.args))
         if error:
             message = f"your function raised {error.get('type')}: {error.get('message')}{error.get('where', '')}"
             meaning = explain_error(str(error.get("type")), str(error.get("message")))
@@ -411,7 +434,10 @@ def judge(spec: CheckSpec, cases: Sequence[Case], observations: Sequence[dict], 
             what = out.type_name if isinstance(out, worker.Other) else type(out).__name__
             failures.append((0, f"returns a {what}; return a tensor (no .item()): training needs its gradient", index))
             continue
-        reason = compare(out, expected, case.dtype)
+        if spec.assess is not None:
+            reason = spec.assess(case, out)
+        else:
+            reason = compare(out, spec.reference(*_clone(case.args)), case.dtype)
         if reason is None:
             if spec.grad_args:
                 bad = _check_grads(spec, case, obs.get("grads"))

@@ -12,7 +12,9 @@ Nothing the grader trusts runs beside the learner's code. For each submission:
    cells and extra cells are ignored.
 3. A :class:`~stlearn.exercises.sandbox.Sandbox` (bubblewrap: no project files, no other
    submissions, no network, a scrubbed environment, limits on memory, CPU, processes and output)
-   runs the set-up cells and the solution cells, nothing else. For each exercise the grader draws
+   runs the set-up cells and the solution cells, nothing else (not the *explore* cells, metadata
+   ``stlearn.role = "explore"``, which use stlearn to show the real model or data a question asks
+   about). For each exercise the grader draws
    fresh inputs in its own process, sends them as plain data, and receives what the learner's
    function returned, raised and changed, as plain data (:mod:`stlearn.exercises.worker`).
 4. The verdict is reached **in the grader's process** (:func:`stlearn.exercises._core.judge`):
@@ -127,6 +129,12 @@ def _role(cell: Any) -> tuple[str | None, str | None]:
     return None, None
 
 
+def _explore(cell: Any) -> bool:
+    """A cell that looks at the real model or data with stlearn (a figure to read): never run when grading."""
+    meta = cell.get("metadata", {}).get("stlearn", {})
+    return isinstance(meta, dict) and meta.get("role") == "explore"
+
+
 def _sources(source_dir: Path) -> dict[str, Path]:
     return {p.stem: p for p in sorted(source_dir.glob("*.ipynb"))}
 
@@ -188,7 +196,7 @@ def _plan(source: nbformat.NotebookNode, submission: nbformat.NotebookNode) -> t
     steps: list[_Step] = []
     info: dict[str, dict] = {}
     for cell in source.cells:
-        if cell.cell_type != "code":
+        if cell.cell_type != "code" or _explore(cell):
             continue
         role, ex = _role(cell)
         if role == "solution":

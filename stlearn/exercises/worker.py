@@ -111,7 +111,7 @@ def _number(x: float) -> str | float:
 
 
 def encode(value: Any) -> dict:
-    """``value`` as plain data: tensors (as .npy bytes), numbers, strings, None, lists, tuples, callables.
+    """``value`` as plain data: tensors (as .npy bytes), numbers, strings, None, lists, tuples, sets, callables.
 
     Anything else becomes ``{"t": "other", "type": ..., "repr": ...}`` (its type named, never pickled).
     """
@@ -137,6 +137,8 @@ def encode(value: Any) -> dict:
         return {"t": "str", "v": _short(value)}
     if kind is list or kind is tuple:
         return {"t": kind.__name__, "items": [encode(v) for v in value]}
+    if kind is set or kind is frozenset:
+        return {"t": "set", "items": [encode(v) for v in sorted(value, key=repr)]}
     if kind is Adapter:
         return {"t": "adapter", "weight": encode(value.weight)}
     if kind is ToyCell:
@@ -177,6 +179,11 @@ def decode(tree: Any) -> Any:
     if t in ("list", "tuple"):
         items = [decode(v) for v in tree["items"]]
         return items if t == "list" else tuple(items)
+    if t == "set":
+        try:
+            return frozenset(decode(v) for v in tree["items"])
+        except TypeError:  # an item that cannot be in a set (crafted data)
+            return Other("set")
     if t == "adapter":
         return Adapter(decode(tree["weight"]))
     if t == "toycell":
