@@ -41,7 +41,12 @@ def learner(fn):
 
 
 def reference(name):
-    return REFERENCES.get(name) or getattr(ref, name)
+    return REFERENCES.get(name) or getattr(ref, name, None) or SPECS[name].reference
+
+
+#: the exercises judged by equality with a reference of the learner's signature (criterion-judged ones, with
+#: ``assess``, are tested in their own files: a trained model, an answer read off the real data)
+BY_REFERENCE = sorted(name for name in CHECKS if SPECS[name].assess is None)
 
 
 def test_at_least_twelve_exercises_each_with_a_spec():
@@ -49,7 +54,7 @@ def test_at_least_twelve_exercises_each_with_a_spec():
     assert set(CHECKS) == set(SPECS)
 
 
-@pytest.mark.parametrize("name", sorted(CHECKS))
+@pytest.mark.parametrize("name", BY_REFERENCE)
 def test_reference_passes_with_a_confirmation_and_nothing_on_stderr(name, capsys):
     CHECKS[name](learner(reference(name)))
     out, err = capsys.readouterr()

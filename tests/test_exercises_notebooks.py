@@ -28,28 +28,37 @@ def roles(nb):
     for cell in nb.cells:
         meta = cell.metadata.get("stlearn", {})
         if meta.get("role"):
-            out.append((meta["role"], meta["exercise"]))
+            out.append((meta["role"], meta.get("exercise")))
     return out
 
 
-def test_the_four_sources_cover_every_checker_once():
-    assert NAMES == [
-        "ex01_data_and_metrics.ipynb",
-        "ex03_convlstm_gates.ipynb",
-        "ex05_st_lstm.ipynb",
-        "ex07_predrnn_v2.ipynb",
-    ]
+HINT_TITLES = ("Hint 1 — a nudge", "Hint 2 — the idea", "Hint 3 — the shape of the code")
+
+
+def _solution_lines(source):
+    """The reference solution's lines worth hiding (not blank, not trivial)."""
+    region = source.split(BEGIN, 1)[1].split(END, 1)[0]
+    return [line.strip() for line in region.splitlines() if len(line.strip()) >= 12]
+
+
+def test_the_sources_cover_every_checker_once_and_every_lesson_twice():
     exercises = []
+    lessons: dict[int, int] = {}
     for path in SOURCES:
         nb = nbformat.read(path, as_version=4)
         nbformat.validate(nb)
         pairs = roles(nb)
         solutions = [ex for role, ex in pairs if role == "solution"]
-        # each solution cell is followed by its check cell
-        assert pairs == [(r, ex) for ex in solutions for r in ("solution", "check")]
+        # each solution cell is followed by its check cell (explore cells come before the solution)
+        assert [p for p in pairs if p[0] != "explore"] == [(r, ex) for ex in solutions for r in ("solution", "check")]
         exercises += solutions
+        for cell in nb.cells:
+            meta = cell.metadata.get("stlearn", {})
+            if meta.get("role") == "check":
+                lessons[meta["lesson"]] = lessons.get(meta["lesson"], 0) + 1
     assert sorted(exercises) == sorted(CHECKS)
-    assert len(exercises) >= 12
+    assert len(exercises) >= 30
+    assert {lesson: n for lesson, n in lessons.items() if n >= 2} == lessons and set(lessons) >= set(range(1, 11))
 
 
 @pytest.mark.parametrize("path", SOURCES, ids=NAMES)
@@ -57,6 +66,8 @@ def test_source_layout(path):
     nb = nbformat.read(path, as_version=4)
     first, last = nb.cells[0], nb.cells[-1]
     assert first.cell_type == "markdown" and "accompan" in first.source and "lesson" in first.source
+    texts = [c.source for c in nb.cells if c.cell_type == "markdown"]
+    assert any(f"stlearn check notebooks/student/{path.name}" in text for text in texts)  # how to check yourself
     assert last.cell_type == "markdown" and last.source.startswith("## Done")
     for k, cell in enumerate(nb.cells):
         meta = cell.metadata.get("stlearn", {})
@@ -73,14 +84,24 @@ def test_source_layout(path):
                 "solution": True,
                 "task": False,
             }
-            explanation = nb.cells[k - 1]
-            assert explanation.cell_type == "markdown" and "$" in explanation.source  # the equation
+            explanation = next(c for c in reversed(nb.cells[:k]) if c.cell_type == "markdown")
+            assert "$" in explanation.source  # the equation
+            # three hints behind <details>, in order, none of them giving away a line of the solution
+            opened = [explanation.source.find(f"<summary>{title}</summary>") for title in HINT_TITLES]
+            assert -1 not in opened and opened == sorted(opened), f"{ex}: the three layered hints"
+            hints = explanation.source[opened[0] :] + "\n" + meta["hint"]
+            for line in _solution_lines(cell.source):
+                assert line not in hints, f"{ex}: a hint gives away the code {line!r}"
+            assert not any(code in meta["hint"] for code in ("torch.", "F.", ".view(", " = ", "return ")), ex
+        elif meta.get("role") == "explore":
+            assert cell.cell_type == "code" and "def " not in cell.source.split("\n", 1)[0]
         elif meta.get("role") == "check":
+            assert meta["lesson"] in range(1, 11) and meta.get("kind", "write") in ("write", "train", "answer")
             assert cell.metadata["nbgrader"]["grade"] is True
             assert cell.metadata["nbgrader"]["grade_id"] == f"check_{meta['exercise']}"
             assert f"check_{meta['exercise']}({meta['exercise']})" in cell.source
         elif cell.cell_type == "code":
-            assert "stlearn" not in cell.source  # only the check cells use stlearn
+            assert "stlearn" not in cell.source  # only the check and explore cells use stlearn
 
 
 def test_committed_student_notebooks_do_not_drift(tmp_path):
@@ -127,7 +148,7 @@ def test_student_version_has_no_solutions_and_no_outputs(name):
 def test_student_versions_fail_exactly_at_their_checks():
     """Run the student notebooks: set-up and stub cells run, every check fails with its stub's hint.
 
-    The four notebooks run one after the other in one kernel (one import of torch instead of four);
+    The notebooks run one after the other in one kernel (one import of torch instead of one per notebook);
     their cells do not depend on each other, and each check imports its checker itself.
     """
     from nbclient import NotebookClient
