@@ -75,12 +75,15 @@ _KIND = {"write": "", "train": " · trains a model", "answer": " · read & answe
 
 
 def course_table(source_dir: Path | str | None = None) -> str:
-    """A Markdown table: per lesson its exercises (title, points, kind) and the notebooks they are in (lesson 0)."""
+    """A Markdown table: per lesson its exercises (title, points, kind) and the notebooks they are in (lesson 0).
+
+    The notebooks are linked relative to ``notebooks/`` (where the course map is).
+    """
     rows = ["| Lesson | Exercises (points) | Notebook | Points |", "|---:|---|---|---:|"]
     total = 0.0
     for lesson, entries in by_lesson(source_dir).items():
         items = "; ".join(f"{e.title} ({e.points:g}{_KIND.get(e.kind, '')})" for e in entries)
-        notebooks = ", ".join(sorted({f"`student/{e.notebook}.ipynb`" for e in entries}))
+        notebooks = ", ".join(sorted({f"[{e.notebook}](student/{e.notebook}.ipynb)" for e in entries}))
         points = sum(e.points for e in entries)
         total += points
         rows.append(f"| {lesson} | {items} | {notebooks} | {points:g} |")

@@ -12,6 +12,8 @@ notebook say how.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import re
 import sys
 from collections.abc import Sequence
@@ -132,11 +134,16 @@ def check_notebooks(paths: Sequence[Path | str], out: TextIO | None = None) -> l
         if p.suffix != ".ipynb" or not p.is_file():
             raise FileNotFoundError(f"{p}: expected an exercise notebook (.ipynb), e.g. notebooks/student/ex03_*.ipynb")
     listener = _Listener()
-    args = ["--nbval-lax", "--nbval-cell-timeout=300", "-q", "-p", "no:cacheprovider", "--no-header", "-rN"]
-    args += ["--tb=no", "-o", "addopts=", *[str(p) for p in files]]
-    pytest.main(args, plugins=[listener])
+    args = ["--nbval-lax", "--nbval-cell-timeout=300", "-q", "-p", "no:cacheprovider", "--tb=no", "-o", "addopts="]
+    pytest_output = io.StringIO()  # pytest's own progress lines would only repeat the table, less clearly
+    with contextlib.redirect_stdout(pytest_output):
+        pytest.main([*args, *[str(p) for p in files]], plugins=[listener])
     nothing = ["nothing ran"]
     reports = [listener.reports.get(str(p.resolve())) or NotebookReport(str(p), problems=nothing) for p in files]
+    for report, p in zip(reports, files, strict=True):
+        report.notebook = str(p)  # as the learner typed it
+    if any(report.problems == nothing for report in reports):
+        sys.stderr.write(pytest_output.getvalue())  # why nothing ran (a kernel that did not start, ...)
     if out is not None:
         for report in reports:
             _format(report, out)
