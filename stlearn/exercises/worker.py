@@ -12,7 +12,7 @@ worker only reports what the learner's function returned, raised, changed and (f
 gradient it has.
 
 * :func:`encode` / :func:`decode` — values ↔ plain data (tensors, numbers, lists, tuples, and the
-  two callables the exercises hand to learners: :class:`Adapter` and :class:`ToyCell`);
+  callables the exercises hand to learners: :class:`Adapter`, :class:`ToyCell` and :class:`ToyStep`);
 * :func:`observe` — call a function on every case and describe what happened, as plain data;
 * :func:`serve` — the sandbox loop: JSON requests in, JSON replies out (``python worker.py``).
 
@@ -39,7 +39,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-__all__ = ["Adapter", "ToyCell", "decode", "encode", "observe", "serve"]
+__all__ = ["Adapter", "ToyCell", "ToyStep", "decode", "encode", "observe", "serve"]
 
 _MAX_TEXT = 2000  # characters of a message or repr that cross back
 _Tensor = torch.Tensor
@@ -87,6 +87,30 @@ class ToyCell:
         return f"cell({self.w_in.shape[1]} → {self.w_in.shape[0]} channels)"
 
 
+class ToyStep:
+    """A stand-in for one step of a rollout model: ``step(x, state) -> (prediction, state)``, ``state=None`` first.
+
+    Not a ConvLSTM (the rollout exercise is about the loop, not the cell): the new state is
+    ``tanh(conv3×3(x) + conv3×3(state))`` (no state term at the first step, ``state=None``) and the
+    prediction of the next frame a 1×1 convolution of it, with the frame's channels. Every output
+    depends on the input frame and on the whole history of states, so feeding the wrong frame or
+    dropping the state changes the result. Exercise of lesson 4 (``rollout``).
+    """
+
+    def __init__(self, w_x: torch.Tensor, w_h: torch.Tensor, w_out: torch.Tensor) -> None:
+        self.w_x, self.w_h, self.w_out = w_x, w_h, w_out
+
+    def __call__(self, x: torch.Tensor, state: torch.Tensor | None):
+        z = F.conv2d(x, self.w_x, padding=self.w_x.shape[-1] // 2)
+        if state is not None:
+            z = z + F.conv2d(state, self.w_h, padding=self.w_h.shape[-1] // 2)
+        state = torch.tanh(z)
+        return F.conv2d(state, self.w_out), state
+
+    def __repr__(self) -> str:
+        return f"step(frame of {self.w_x.shape[1]} channels, state of {self.w_x.shape[0]} channels)"
+
+
 # --------------------------------------------------------------------------------------------
 # values <-> plain data
 # --------------------------------------------------------------------------------------------
@@ -114,6 +138,7 @@ def encode(value: Any) -> dict:
     """``value`` as plain data: tensors (as .npy bytes), numbers, strings, None, lists, tuples, sets, callables.
 
     Anything else becomes ``{"t": "other", "type": ..., "repr": ...}`` (its type named, never pickled).
+    Used by every exercise's check (lessons 1-10).
     """
     kind = _type(value)
     if kind is _Tensor:
@@ -143,6 +168,8 @@ def encode(value: Any) -> dict:
         return {"t": "adapter", "weight": encode(value.weight)}
     if kind is ToyCell:
         return {"t": "toycell", "w": [encode(w) for w in (value.w_in, value.w_h, value.w_m, value.w_c)]}
+    if kind is ToyStep:
+        return {"t": "toystep", "w": [encode(w) for w in (value.w_x, value.w_h, value.w_out)]}
     try:
         text = _short(repr(value))
     except Exception:  # a repr that raises is the learner's problem, not the grader's
@@ -161,7 +188,7 @@ class Other:
 
 
 def decode(tree: Any) -> Any:
-    """The value :func:`encode` described (an :class:`Other` for what did not cross as data)."""
+    """The value :func:`encode` described (an :class:`Other` for what did not cross as data).  Lessons 1-10."""
     if not isinstance(tree, dict) or "t" not in tree:
         raise ValueError("not an encoded value")
     t = tree["t"]
@@ -188,6 +215,8 @@ def decode(tree: Any) -> Any:
         return Adapter(decode(tree["weight"]))
     if t == "toycell":
         return ToyCell(*(decode(w) for w in tree["w"]))
+    if t == "toystep":
+        return ToyStep(*(decode(w) for w in tree["w"]))
     if t == "other":
         return Other(str(tree.get("type", "?")), str(tree.get("repr", "")))
     raise ValueError(f"unknown encoded kind {t!r}")
@@ -252,6 +281,7 @@ def observe(fn: Callable[..., Any], cases: Sequence[dict], grad_args: Sequence[i
     (per list argument: were its items replaced?) and, when ``grad_args`` is given, ``grads``: the
     gradient of the (scalar) result with respect to those arguments, or None where it has none.
     A ``NotImplementedError`` (the student notebook's stub) stops the loop: the exercise is not written.
+    The learner's side of every exercise's check (lessons 1-10).
     """
     observations = []
     for case in cases:
@@ -346,7 +376,8 @@ def serve() -> None:
     Requests: ``{"op": "run", "code": ...}`` (a set-up or solution cell, IPython syntax) and
     ``{"op": "probe", "function": ..., "cases": [...], "grad_args": [...]}``. The learner's own output
     (prints, warnings, anything written to file descriptors 1 and 2) goes to /dev/null: the grader
-    needs none of it, and unbounded output cannot reach it.
+    needs none of it, and unbounded output cannot reach it.  Runs in the sandbox when exercises of lessons 1-10
+    are graded.
     """
     requests = os.fdopen(os.dup(0), "r", encoding="utf-8")
     replies = os.fdopen(os.dup(1), "w", encoding="utf-8")

@@ -17,6 +17,7 @@ pre-activations of ±50), and recognises common mistakes by running known wrong 
 * :mod:`.comparing` — ``ex10_comparing_models`` (lesson 10): convlstm_rollout_flops, significant_pairs
 * :mod:`.zigzag` — ``ex06_zigzag_memory`` (lesson 6): m_influencers, cut_factor_lead1
 * :mod:`.trajgru_mim` — ``ex08_trajgru_mim`` (lesson 8): warp, mim_s_step
+* :mod:`.training` — ``ex04_training_convlstm`` (lesson 4): rollout, forecast, forget_clamp_answer
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from . import (
     predrnn_v2,
     reading_gates,
     st_lstm,
+    training,
     trajgru_mim,
     zigzag,
 )
@@ -52,6 +54,7 @@ from .nowcasting import check_paired_bootstrap, check_persistence_csi_reason, ch
 from .predrnn_v2 import check_decoupling_loss, check_reverse_schedule
 from .reading_gates import check_position_channel
 from .st_lstm import check_spatial_memory, check_st_output, check_zigzag_step
+from .training import check_forecast, check_forget_clamp_answer, check_rollout
 from .trajgru_mim import check_mim_s_step, check_warp
 from .zigzag import check_cut_factor_lead1, check_m_influencers
 
@@ -66,6 +69,8 @@ __all__ = [
     "check_csi",
     "check_cut_factor_lead1",
     "check_decoupling_loss",
+    "check_forecast",
+    "check_forget_clamp_answer",
     "check_forget_gate",
     "check_hidden_state",
     "check_input_gate",
@@ -80,6 +85,7 @@ __all__ = [
     "check_position_channel",
     "check_receptive_field",
     "check_reverse_schedule",
+    "check_rollout",
     "check_significant_pairs",
     "check_spatial_memory",
     "check_st_output",
@@ -91,6 +97,7 @@ _MODULES = (
     data_metrics,
     convlstm_basics,
     convlstm_gates,
+    training,
     st_lstm,
     predrnn_v2,
     comparing,
