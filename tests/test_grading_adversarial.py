@@ -90,6 +90,12 @@ sys.excepthook = lambda *a: None
 def hidden_state(o_t, c_t):
     return o_t
 """,
+    # a reading exercise answered from the instructor's files: the shipped model is not there when graded
+    "position_channel": f"""
+_weights = torch.load({str(PACKAGE.parent / "data" / "checkpoints" / "moving_digits" / "convlstm.pt")!r})
+def position_channel():
+    return 1
+""",
     # the answer for one fixed input only
     "convlstm_step": """
 def convlstm_step(x, h_prev, c_prev, w_x, w_h, w_ci, w_cf, w_co, b):
@@ -106,6 +112,7 @@ def test_no_credit_without_work(tmp_path):
     assert result.score == 0, {k: (v.status, v.feedback) for k, v in r.items()}
     assert "No module named 'stlearn'" in r["input_gate"].feedback
     assert "FileNotFoundError" in r["forget_gate"].feedback
+    assert "FileNotFoundError" in r["position_channel"].feedback
     assert r["cell_update"].status == "fail"
     assert "tensor subclass" in r["output_gate"].feedback
     assert "did you forget the tanh" in r["hidden_state"].feedback or r["hidden_state"].status == "fail"
@@ -157,7 +164,8 @@ def test_no_harm_to_the_grader_the_package_the_neighbours_or_the_machine(tmp_pat
     port = listener.getsockname()[1]
     sheet = tmp_path / "class.csv"
     neighbour = make_submission(tmp_path, "ex03_convlstm_gates", "nina")
-    protected = [PACKAGE / "exercises" / "_core.py", PACKAGE / "exercises" / "checks.py", SOURCE, neighbour]
+    exercises = PACKAGE / "exercises"
+    protected = [exercises / "_core.py", exercises / "checks" / "__init__.py", SOURCE, neighbour]
     before = {p: _sha(p) for p in protected}
     attacks = {
         # kill whatever it can see: the grader is not among it
@@ -249,7 +257,7 @@ def convlstm_step(x, h_prev, c_prev, w_x, w_h, w_ci, w_cf, w_co, b):
     for name in ("forget_gate", "cell_candidate", "cell_update", "output_gate", "hidden_state"):
         assert r[name].status == "pass", (name, r[name].feedback)
     assert r["convlstm_step"].status in ("fail", "crash") and r["convlstm_step"].points == 0
-    assert nina.score == 7  # graded after eve, untouched by her
+    assert nina.score == nina.max_score == 8  # graded after eve, untouched by her
     assert elapsed < 120
     time.sleep(2.5)  # the detached child would have written by now
     assert {p: _sha(p) for p in protected} == before
