@@ -52,3 +52,18 @@ def make_submission(
 
 def by_name(result):
     return {e.exercise: e for e in result.exercises}
+
+
+def learner(fn):
+    """``fn`` as if defined in a notebook (the checkers refuse stlearn's own functions)."""
+
+    def wrapped(*args):
+        return fn(*args)
+
+    wrapped.__module__ = "__main__"
+    return wrapped
+
+
+def stub(*args):
+    """A student notebook's unwritten exercise."""
+    raise NotImplementedError("Write it. Hint: think")

@@ -15,7 +15,7 @@ import re
 
 import pytest
 import torch
-from grading_helpers import by_name, make_submission, needs_sandbox
+from grading_helpers import by_name, learner, make_submission, needs_sandbox
 
 from stlearn import table8
 from stlearn.complexity import conv_flops, rollout_flops
@@ -28,16 +28,6 @@ SOURCE = "ex10_comparing_models"
 SPECS = {spec.name: spec for spec in comparing.SPECS}
 FLOPS = SPECS["convlstm_rollout_flops"]
 PAIRS = SPECS["significant_pairs"]
-
-
-def learner(fn):
-    """Wrap a function so it looks like one defined in a notebook (not stlearn's own)."""
-
-    def wrapped(*args):
-        return fn(*args)
-
-    wrapped.__module__ = "__main__"
-    return wrapped
 
 
 # --------------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from grading_helpers import by_name, make_submission, needs_sandbox
+from grading_helpers import by_name, learner, make_submission, needs_sandbox
 
 from stlearn.cells import ConvLSTMCell
 from stlearn.complexity import count_parameters
@@ -23,16 +23,6 @@ from stlearn.models import ConvLSTM
 SOURCE = "ex02_lstm_to_convlstm"
 SPECS = {spec.name: spec for spec in basics.SPECS}
 CHECKERS = {"receptive_field": check_receptive_field, "convlstm_param_count": check_convlstm_param_count}
-
-
-def learner(fn):
-    """Wrap a function so it looks like one defined in a notebook (not stlearn's own)."""
-
-    def wrapped(*args):
-        return fn(*args)
-
-    wrapped.__module__ = "__main__"
-    return wrapped
 
 
 # --------------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ import nbformat
 import numpy as np
 import pytest
 import torch
-from grading_helpers import by_name, make_submission, needs_sandbox
+from grading_helpers import by_name, learner, make_submission, needs_sandbox
 
 from stlearn import metrics, table8
 from stlearn.exercises import CHECKS, checks
@@ -26,16 +26,6 @@ from stlearn.exercises.student import exercise_dir
 SPECS = checks.SPECS
 NAMES = ("pod_far", "paired_bootstrap", "persistence_csi_reason")
 SOURCE = "ex09_nowcasting"
-
-
-def learner(fn):
-    """Wrap a function so it looks like one defined in a notebook (not stlearn's own)."""
-
-    def wrapped(*args):
-        return fn(*args)
-
-    wrapped.__module__ = "__main__"
-    return wrapped
 
 
 def notebook_solutions() -> dict[str, object]:

@@ -15,7 +15,7 @@ from pathlib import Path
 import nbformat
 import pytest
 import torch
-from grading_helpers import by_name, needs_sandbox
+from grading_helpers import by_name, learner, needs_sandbox
 
 import stlearn
 from stlearn.exercises import _core, worker
@@ -25,11 +25,6 @@ from stlearn.exercises.selfcheck import error_message
 from stlearn.exercises.student import exercise_dir, student_dir
 
 REPO = Path(stlearn.__file__).resolve().parents[1]
-
-
-def learner(fn):
-    fn.__module__ = "__main__"
-    return fn
 
 
 # --------------------------------------------------------------------------------------------

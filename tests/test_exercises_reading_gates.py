@@ -12,7 +12,7 @@ import nbformat
 import numpy as np
 import pytest
 import torch
-from grading_helpers import by_name, make_submission, needs_sandbox
+from grading_helpers import by_name, learner, make_submission, needs_sandbox
 
 from stlearn.data import load_moving_digits_test
 from stlearn.exercises import CHECKS, checks
@@ -25,14 +25,6 @@ from stlearn.training.pretrained import load_pretrained
 NAME = "position_channel"
 SPEC = checks.SPECS[NAME]
 SOURCE = "ex03_convlstm_gates"
-
-
-def learner(fn):
-    def wrapped(*args):
-        return fn(*args)
-
-    wrapped.__module__ = "__main__"
-    return wrapped
 
 
 def fail_message(answer) -> str:

@@ -12,7 +12,7 @@ import nbformat
 import pytest
 import torch
 import torch.nn.functional as F
-from grading_helpers import by_name, make_submission, needs_sandbox
+from grading_helpers import by_name, learner, make_submission, needs_sandbox
 
 from stlearn.exercises import check_mim_s_step, check_warp
 from stlearn.exercises.checks import SPECS, trajgru_mim
@@ -23,16 +23,6 @@ from stlearn.models.mim_block import MIMBlock
 from stlearn.models.trajgru_cell import TrajGRUCell
 
 NOTEBOOK = "ex08_trajgru_mim"
-
-
-def learner(fn):
-    """``fn`` as if defined in a notebook (the checkers refuse stlearn's own functions)."""
-
-    def wrapped(*args):
-        return fn(*args)
-
-    wrapped.__module__ = "__main__"
-    return wrapped
 
 
 def notebook_solution(name):
