@@ -1,4 +1,5 @@
-"""The views' drawing helpers: the PNG writer, the bitmap labels under the strips, the error-axis scale.
+"""The views' drawing helpers: the PNG writer, the bitmap labels and texts, the planned images, the kept layers,
+the guard, the error-axis scale.
 
 No timings here (benchmarks/bench_widgets.py measures them).
 """
@@ -17,8 +18,10 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from PIL import Image
 
-from stlearn.widgets._canvas import png_bytes
-from stlearn.widgets._labels import BitmapLabel
+from stlearn.widgets._canvas import FigureImage, PngWriter, png_bytes
+from stlearn.widgets._images import NearestImages
+from stlearn.widgets._labels import BitmapLabel, BitmapText, axes_title, figure_text
+from stlearn.widgets._strips import BlitImage
 from stlearn.widgets.gate_surgery import error_scale
 
 # --------------------------------------------------------------------------- png_bytes
@@ -127,3 +130,190 @@ def test_error_scale_grows_at_once_and_shrinks_only_below_a_quarter():
     assert error_scale(201.0, current=800.0) == 800.0
     assert error_scale(190.0, current=800.0) == 200.0  # fits in a quarter: back to the smallest scale
     assert error_scale(50.0, current=100.0) == 100.0
+
+
+# --------------------------------------------------------------------------- PngWriter
+
+
+def _decoded(png: bytes) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(png)))
+
+
+def test_png_writer_recompresses_only_changed_bands_and_decodes_every_picture():
+    rng = np.random.default_rng(5)
+    first = np.full((70, 33, 4), 255, np.uint8)
+    first[:, :, :3] = rng.integers(0, 256, (70, 33, 3), dtype=np.uint8)
+    write = PngWriter()
+    assert write.BAND == 16 and len(first) % write.BAND != 0  # a short last band too
+    np.testing.assert_array_equal(_decoded(write(first)), first)
+    kept = list(write._bands)
+    second = first.copy()
+    second[20:23, 5:9] = 0  # inside band 1 only
+    np.testing.assert_array_equal(_decoded(write(second)), second)
+    assert [b is k for b, k in zip(write._bands, kept, strict=True)] == [True, False, True, True, True]
+    third = rng.integers(0, 256, (40, 12, 4), dtype=np.uint8)  # another size: nothing to reuse
+    np.testing.assert_array_equal(_decoded(write(third)), third)
+    assert write(third) == png_bytes(third)  # the same bytes whether a band was kept or compressed again
+
+
+# --------------------------------------------------------------------------- BitmapText
+
+
+def _text_ink(kind: str, s: str, **kwargs) -> np.ndarray:
+    """A white figure with one text at (0.1, 0.6), drawn as a matplotlib Text or as a BitmapText: its ink (0 … 765)."""
+    from matplotlib.text import Text
+
+    fig = Figure((4, 1.5), dpi=80)
+    FigureCanvasAgg(fig)
+    fig.add_artist((Text if kind == "text" else BitmapText)(0.1, 0.6, s, transform=fig.transSubfigure, **kwargs))
+    fig.canvas.draw()
+    return 765 - np.asarray(fig.canvas.buffer_rgba())[..., :3].astype(int).sum(-1)
+
+
+@pytest.mark.parametrize(
+    "s, kwargs",
+    [("l = 1: mean 11.3 px", {"fontsize": 8}), ("▶ x̂_12 ±0.35 −", {"fontsize": 9, "ha": "center"}),
+     ("step 3, block 1\n\nmean|diff| 0.0123\nmean n_f    0.512", {"fontsize": 8, "family": "monospace", "va": "top"}),
+     ("MIM-N input: H_t − H_t-1\nmean |·| over channels", {"fontsize": 8, "ha": "center", "va": "baseline"})],
+)  # fmt: skip
+def test_bitmap_text_puts_its_ink_where_a_text_would(s, kwargs):
+    # laid out by matplotlib, the same glyphs: within a pixel of the Text's ink (it places glyphs to 1/64 pixel)
+    text, bitmap = _text_ink("text", s, **kwargs), _text_ink("bitmap", s, **kwargs)
+    assert np.abs(np.subtract(_box(text), _box(bitmap))).max() <= 1
+    assert 0.97 < bitmap.sum() / text.sum() < 1.03
+
+
+def test_bitmap_text_colour_blank_and_helpers():
+    fig = Figure((3, 2), dpi=80)
+    FigureCanvasAgg(fig)
+    ax = fig.add_axes((0.1, 0.1, 0.8, 0.6))
+    title, note = axes_title(ax, fontsize=9, color="#c00000"), figure_text(fig, 0.05, 0.98, va="top", fontsize=8)
+    assert title in ax.get_children() and note in fig.get_children() and not title.get_clip_on()
+    fig.canvas.draw()
+    blank = np.asarray(fig.canvas.buffer_rgba()).copy()
+    title.set_text("ch 3")
+    fig.canvas.draw()
+    rgb = np.asarray(fig.canvas.buffer_rgba())[..., :3].astype(int)
+    inked = rgb.sum(-1) < 600
+    inked[int(0.27 * len(rgb)) :] = False  # above the axes (its frame from row 47 on)
+    assert inked.any() and (rgb[inked, 0] > rgb[inked, 1]).all()  # red
+    ax.set_title("ch 3", fontsize=9)  # where a title would stand
+    bottom = rgb.shape[0] - 1 - np.nonzero(inked)[0].max()
+    assert abs(ax.title.get_window_extent().y0 - bottom) <= 3
+    title.set_text("   ")  # blanks only: nothing drawn
+    ax.set_title("")
+    fig.canvas.draw()
+    np.testing.assert_array_equal(blank, np.asarray(fig.canvas.buffer_rgba()))
+    note.set_text("caption")
+    assert note.get_window_extent().width > 0  # measured from its cached line like a Text
+
+
+# --------------------------------------------------------------------------- NearestImages
+
+
+def _rgba_bytes(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
+    """Colours as the views give them (lesson 10's influence maps): opaque, or transparent in the gaps."""
+    rgba = rng.integers(0, 256, (*shape, 4), dtype=np.uint8)
+    rgba[..., 3] = 255
+    rgba[:, 1] = 0
+    return rgba
+
+
+@pytest.mark.parametrize("shape, extent, origin", [((16, 16), None, "upper"), ((64, 658), None, "upper"),
+                                                   ((8, 8), (-0.5, 63.5, 63.5, -0.5), "upper"),
+                                                   ((5, 7), None, "lower")])  # fmt: skip
+def test_nearest_images_draw_the_pixels_matplotlib_draws(shape, extent, origin):
+    import matplotlib
+
+    rng = np.random.default_rng(sum(shape))
+    data = rng.random(shape)
+    data[:, 1] = np.nan  # transparent, as the gaps of the strips
+    fig = Figure((6, 2), dpi=80)
+    FigureCanvasAgg(fig)
+    ax = fig.add_axes((0.1, 0.1, 0.5, 0.8))
+    cmap = matplotlib.colormaps["RdBu_r"].with_extremes(bad=(0, 0, 0, 0))
+    images = [ax.imshow(data, cmap=cmap, vmin=-0.2, vmax=0.9, interpolation="nearest", extent=extent, origin=origin),
+              fig.add_axes((0.7, 0.1, 0.2, 0.8)).imshow(_rgba_bytes(rng, shape), interpolation="nearest")]
+    for im in images:
+        im.set_animated(True)
+    fig.canvas.draw()
+    background = fig.canvas.copy_from_bbox(fig.bbox)
+    renderer = fig.canvas.get_renderer()
+    nearest = NearestImages()
+    for _ in range(2):  # planned, then from the kept plan
+        for im in images:
+            assert nearest.draws(im)
+            fig.canvas.restore_region(background)
+            im.draw(renderer)
+            expected = np.asarray(fig.canvas.buffer_rgba()).copy()
+            fig.canvas.restore_region(background)
+            nearest.draw(im, renderer)
+            np.testing.assert_array_equal(np.asarray(fig.canvas.buffer_rgba()), expected)
+    ax.set_position((0.05, 0.2, 0.3, 0.6))  # moved: planned again
+    fig.canvas.restore_region(background)
+    images[0].draw(renderer)
+    expected = np.asarray(fig.canvas.buffer_rgba()).copy()
+    fig.canvas.restore_region(background)
+    nearest.draw(images[0], renderer)
+    np.testing.assert_array_equal(np.asarray(fig.canvas.buffer_rgba()), expected)
+    images[0].set_interpolation("bilinear")
+    assert not nearest.draws(images[0])
+
+
+# --------------------------------------------------------------------------- BlitImage's kept layers
+
+
+def _blit_view() -> tuple[BlitImage, list]:
+    """A BlitImage with one layer (a line whose data stands for the layer's key) and one animated text."""
+    canvas = BlitImage((3, 2), dpi=50)
+    ax = canvas.figure.add_subplot()
+    ax.set_xlim(0, 4)
+    ax.set_ylim(0, 4)
+    (line,) = ax.plot([0, 1], [0, 1])
+    label = ax.text(0.5, 3.5, "")
+    canvas.layers, canvas.animated = [[line]], [label]
+    return canvas, [line, label]
+
+
+def _show(canvas: BlitImage, artists: list, key: int, keep: bool = True) -> tuple[np.ndarray, bool]:
+    """Show state ``key`` (the layer's line, the animated label); with ``keep``, the layer is named by ``key``."""
+    line, label = artists
+    canvas.layer_keys = [key] if keep else []
+    kept = canvas.layer_kept(0)
+    if not kept:  # a view prepares a layer's artists only when it is drawn
+        line.set_data([0, key], [0, 4 - key])
+    label.set_text(f"key {key}")
+    canvas.render_changed(0)
+    return _decoded(canvas.image.value), kept
+
+
+def test_blit_image_restores_a_kept_layer_as_it_was_drawn():
+    view, fresh = _blit_view(), _blit_view()
+    seen = set()
+    for key in (1, 2, 3, 1, 2, 3):
+        picture, kept = _show(*view, key)
+        assert kept == (key in seen)  # drawn the first time, restored after
+        np.testing.assert_array_equal(picture, _show(*fresh, key, keep=False)[0])  # = drawn without kept layers
+        seen.add(key)
+    view[0].render()  # a full draw forgets the layers kept over the figure it replaces
+    assert list(view[0]._kept_layers) == [(3,)]
+
+
+def test_blit_image_keeps_at_most_kept_layers():
+    view = _blit_view()
+    for key in range(BlitImage.KEPT_LAYERS + 3):
+        _show(*view, key)
+    assert len(view[0]._kept_layers) == BlitImage.KEPT_LAYERS and (0,) not in view[0]._kept_layers
+
+
+# --------------------------------------------------------------------------- the guard
+
+
+def test_guarded_updates_run_torch_on_one_thread():
+    import torch
+
+    seen = []
+    observer = FigureImage((1, 1)).guard(lambda: seen.append(torch.get_num_threads()))
+    before = torch.get_num_threads()
+    observer()
+    assert seen == [1] and torch.get_num_threads() == before

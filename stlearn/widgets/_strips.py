@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,9 +16,10 @@ import torch
 from ..errors import InputError, InputTypeError
 from ..viz.frames import radar_colormap
 from ._canvas import FigureImage
+from ._images import NearestImages
 from ._labels import BitmapLabel
 
-__all__ = ["BlitImage", "FrameStrip", "FrameStyle", "frame_style", "one_sequence", "one_thread", "sequence_source"]
+__all__ = ["BlitImage", "FrameStrip", "FrameStyle", "frame_style", "one_sequence", "sequence_source"]
 
 KINDS = ("moving_digits", "radar")
 
@@ -160,21 +160,6 @@ class FrameStrip:
                 text.set_text(label)
 
 
-@contextmanager
-def one_thread():
-    """Run a lesson-size model pass on one thread (restored after).
-
-    The tensors are small (32 channels, 16×16 patches): a second thread gains little, and on a busy
-    2-core machine the threads of one operation wait for each other (a pass took 10× longer).
-    """
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(n)
-
-
 class BlitImage(FigureImage):
     """A :class:`FigureImage` that can redraw only what changed, over saved backgrounds.
 
@@ -185,11 +170,21 @@ class BlitImage(FigureImage):
     figure stays the same (lesson 4's GateSurgery redraws one strip and one line);
     ``render_changed(changed=k)`` restores the background below layer k and redraws layers k, k+1, …
     (e.g. an axis whose scale changed). An axes or axis drawn as a layer skips its own animated children.
+    Images in the layers and among the animated artists are drawn from kept resampling plans
+    (:class:`~stlearn.widgets._images.NearestImages`: the same pixels, ~4× faster).
 
     Views of fixed data (FrameViewer, ForecastPlayer) keep the picture of each state: :meth:`show_kept` shows the
     picture kept under a key (drawn with :meth:`render_changed` the first time), :meth:`keep` draws one ahead of
     time without sending it; :attr:`kept` maps key → PNG.
+
+    Kept layers: a view that names what each layer shows (:attr:`layer_keys`, e.g. the sequence of lesson 4's
+    strips, the colour scale of lesson 3's colour bar) gets the background after a layer restored instead of drawn
+    when the same keys were drawn before (the last :data:`KEPT_LAYERS`, until the next :meth:`render`);
+    :meth:`layer_kept` tells it beforehand, so that it can skip preparing the layer's artists.
     """
+
+    #: layer backgrounds kept per view (a full-figure copy each: ~1-2 MB)
+    KEPT_LAYERS = 16
 
     def __init__(self, figsize: tuple[float, float], dpi: int = 80) -> None:
         super().__init__(figsize, dpi)
@@ -197,6 +192,10 @@ class BlitImage(FigureImage):
         self.layers: list[list[Any]] = []
         self._backgrounds: list[Any] = []  # [k]: the figure with layers 0 … k−1 drawn
         self.kept: dict[Any, bytes] = {}  # key → PNG of a state drawn before (views of fixed data)
+        #: per layer, what it shows now (set by the view before each render); empty: layers are always drawn
+        self.layer_keys: list[Any] = []
+        self._kept_layers: dict[tuple[Any, ...], Any] = {}  # keys of layers 0 … k → the background after layer k
+        self._images = NearestImages()
 
     def show_kept(self, key: Any) -> None:
         """Show the picture kept under ``key``; the first time, draw the animated artists as they are and keep it."""
@@ -213,12 +212,20 @@ class BlitImage(FigureImage):
             self.kept[key] = self.png()
             self.renders += 1
 
+    def layer_kept(self, k: int) -> bool:
+        """Whether layer ``k`` as :attr:`layer_keys` name it (and the layers under it) was drawn before and is kept."""
+        return self._layer_key(k) in self._kept_layers
+
+    def _layer_key(self, k: int) -> tuple[Any, ...] | None:
+        return tuple(self.layer_keys[: k + 1]) if len(self.layer_keys) == len(self.layers) else None
+
     def render(self, send: bool = True) -> None:
         for artist in (*(a for layer in self.layers for a in layer), *self.animated):
             artist.set_animated(True)
         canvas = self.figure.canvas
         canvas.draw()  # skips the animated artists and the layers
         self._backgrounds = [canvas.copy_from_bbox(self.figure.bbox)]
+        self._kept_layers.clear()  # drawn over the old figure
         self._draw_from(0, send)
 
     def render_changed(self, changed: int | None = None, send: bool = True) -> None:
@@ -231,11 +238,30 @@ class BlitImage(FigureImage):
         self._draw_from(k, send)
 
     def _draw_from(self, k: int, send: bool = True) -> None:
-        for layer in self.layers[k:]:
-            for artist in layer:
-                self.figure.draw_artist(artist)
-            self._backgrounds.append(self.figure.canvas.copy_from_bbox(self.figure.bbox))
+        for j in range(k, len(self.layers)):
+            self._backgrounds.append(self._draw_layer(j))
         for artist in self.animated:
-            self.figure.draw_artist(artist)
+            self._draw_artist(artist)
         if send:
             self.send()
+
+    def _draw_artist(self, artist: Any) -> None:
+        if self._images.draws(artist):
+            self._images.draw(artist, self.figure.canvas.get_renderer())
+        else:
+            self.figure.draw_artist(artist)
+
+    def _draw_layer(self, k: int) -> Any:
+        """Draw layer ``k`` over the canvas (or restore it, kept) and return the background with it."""
+        canvas, key = self.figure.canvas, self._layer_key(k)
+        if key in self._kept_layers:
+            canvas.restore_region(self._kept_layers[key])
+            return self._kept_layers[key]
+        for artist in self.layers[k]:
+            self._draw_artist(artist)
+        background = canvas.copy_from_bbox(self.figure.bbox)
+        if key is not None:
+            if len(self._kept_layers) >= self.KEPT_LAYERS:
+                self._kept_layers.pop(next(iter(self._kept_layers)))
+            self._kept_layers[key] = background
+        return background

@@ -14,13 +14,16 @@ import numpy as np
 
 from ..connectivity import Influence, InfluenceProbe
 from ..errors import InputError
-from ._strips import BlitImage, check_sequences, one_sequence, one_thread, sequence_source
+from ._canvas import one_thread
+from ._strips import BlitImage, check_sequences, one_sequence, sequence_source
 
 __all__ = ["ConnectivityExplorer"]
 
 #: decades of |∂ŷ/∂x| shown below each row's largest value
 DECADES = 3.0
 GAP = 2
+#: (sequence, lead, pixel) whose influence maps the view keeps (~0.65 MB each for two models on 64 × 64 frames)
+KEPT_PIXELS = 32
 
 
 class ConnectivityExplorer:
@@ -34,8 +37,10 @@ class ConnectivityExplorer:
     reads it: the share of the mass in the last input frame and in the last three, and the 90 % radius.
 
     One backward pass per model per change of pixel or lead time, the models' passes side by side on the
-    machine's cores; a sequence seen for the first time runs one forward pass per model first (its graph kept).
-    Only image data and lines are redrawn (blitting); the read-outs are HTML beside the picture.
+    machine's cores (the maps of the last :data:`KEPT_PIXELS` pixels are kept: going back costs none); a sequence
+    seen for the first time runs one forward pass per model first (its graph kept). Only image data and lines are
+    redrawn (blitting; the input frames are a layer kept per sequence and lead time); the read-outs are HTML
+    beside the picture.
 
     Args:
         models: label → model (e.g. ``{"ConvLSTM": load_pretrained("moving_digits", "convlstm"), "PredRNN": ...}``).
@@ -66,6 +71,7 @@ class ConnectivityExplorer:
             for name in self.models:  # check every model now, not at the first slider move
                 self._probe(self.sequences[0], name)
         self.influences: dict[str, Influence] = {}
+        self._kept: dict[tuple[int, int, int, int], list[Influence]] = {}  # (sequence, lead, y, x) → per model
         workers = min(len(self.models), os.cpu_count() or 1)
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="influence") if workers > 1 else None
 
@@ -104,7 +110,8 @@ class ConnectivityExplorer:
                 for s in range(input_len):
                     ax.text(s * (w + GAP) + w / 2, h + 1, f"s = {s}", fontsize=7, ha="center", va="top")
         fig.subplots_adjust(left=0.075, right=0.99, top=0.97, bottom=0.06)
-        # the frames change with the sequence and the lead time only (a layer); the maps and marks with the pixel.
+        # the frames change with the sequence and the lead time only (a layer, kept per (sequence, lead)); the maps and
+        # marks with the pixel.
         # The read-outs are HTML beside the picture: matplotlib texts would cost more to draw than a backward pass.
         self.canvas.layers = [[self.strips[0], *self.sides]]
         self.canvas.animated = [*self.strips[1:], *self.marks, *self.circles, *self.side_marks]
@@ -137,15 +144,28 @@ class ConnectivityExplorer:
             self._probes[key] = InfluenceProbe(self.models[name], one_sequence(self.source, index), self.input_len)
         return self._probes[key]
 
+    def _influences_at(self, index: int, lead: int, y: int, x: int, probes: list[InfluenceProbe]) -> list[Influence]:
+        """Each model's influence maps of pixel (y, x) at ``lead`` on sequence ``index``: kept for the last
+        :data:`KEPT_PIXELS` pixels asked for (a slider moved back costs no backward pass)."""
+        key = (index, lead, y, x)
+        if key not in self._kept:
+            if len(self._kept) >= KEPT_PIXELS:
+                self._kept.pop(next(iter(self._kept)))
+            # one backward pass per model, the models side by side on the machine's cores (each on one thread;
+            # autograd runs a CPU backward on the thread that asks for it)
+            pool = self._pool
+            self._kept[key] = list(pool.map(lambda p: p(lead, y, x), probes)) if pool else [probes[0](lead, y, x)]
+        return self._kept[key]
+
     def _colours(self, rel: np.ndarray) -> np.ndarray:
         """The mosaic of ``rel`` (log10 relative influence, ≤ 0) as RGBA bytes: colour-mapped here with a lookup table
         (matplotlib would normalise and colour-map a masked float array at every draw); gaps transparent."""
         levels = len(self._lut) - 1
         index = ((np.maximum(rel, -DECADES) + DECADES) * (levels / DECADES)).round().astype(np.intp)
-        out = np.zeros((self.h, self.mosaic_width, 4), np.uint8)
-        for s in range(self.input_len):
-            out[:, s * (self.w + GAP) : s * (self.w + GAP) + self.w] = self._lut[index[s]]
-        return out
+        frames = np.take(self._lut.view(np.uint32)[:, 0], index)  # (input_len, h, w): one RGBA pixel per item
+        out = np.zeros((self.h, self.input_len, self.w + GAP), np.uint32)  # each frame and the gap after it
+        out[:, :, : self.w] = frames.transpose(1, 0, 2)
+        return out.reshape(self.h, -1)[:, : self.mosaic_width].view(np.uint8).reshape(self.h, self.mosaic_width, 4)
 
     def _mosaic(self, maps: np.ndarray) -> np.ndarray:
         out = np.full((self.h, self.mosaic_width), np.nan)
@@ -169,9 +189,7 @@ class ConnectivityExplorer:
         lines = []
         with one_thread():
             probes = [self._probe(index, name) for name in self.models]
-            # one backward pass per model, the models side by side on the machine's cores (each on one thread;
-            # autograd runs a CPU backward on the thread that asks for it)
-            found = list(self._pool.map(lambda p: p(lead, y, x), probes)) if self._pool else [probes[0](lead, y, x)]
+            found = self._influences_at(index, lead, y, x, probes)
             for r, (name, probe, inf) in enumerate(zip(self.models, probes, found, strict=True), start=1):
                 self.influences[name] = inf
                 peak = inf.maps.max()
@@ -200,6 +218,7 @@ class ConnectivityExplorer:
             "(black: that or less); circle: 90 % of the row's gradient mass.</span>"
         )
         self.readout.value = "<div style='font-size:90%'>" + "<br>".join(lines) + "</div>"
+        self.canvas.layer_keys = [(index, lead)]
         if self._first:
             self.canvas.render()
             self._first = False

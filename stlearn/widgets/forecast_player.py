@@ -20,7 +20,8 @@ import torch
 
 from .. import metrics
 from ..errors import InputError, InputTypeError
-from ._strips import BlitImage, frame_style, one_sequence, one_thread, sequence_source
+from ._canvas import one_thread
+from ._strips import BlitImage, frame_style, one_sequence, sequence_source
 
 __all__ = ["ForecastPlayer"]
 

@@ -13,6 +13,7 @@ from matplotlib.patches import Rectangle
 
 from ..probe import SequenceTrace, trace_sequence
 from ..viz.heatmaps import GATE_STYLE, gate_limits
+from ._labels import axes_title
 from ._strips import BlitImage, check_gate_model, check_sequences, sequence_source
 
 __all__ = ["GateExplorer"]
@@ -170,7 +171,7 @@ class GateExplorer:
         bar_ax = fig.add_axes((0.91, 0.03, 0.012, 0.8))
         self.colorbar = fig.colorbar(self.im_gate, cax=bar_ax)
         bar_ax.tick_params(labelsize=7)
-        self.titles = [ax.set_title("", fontsize=9) for ax in axes]
+        self.titles = [axes_title(ax, fontsize=9) for ax in axes]
         p = self.patch
         self.boxes = [Rectangle((0, 0), p, p, fill=False, ec="#ff3030", lw=1.2) for _ in range(3)]
         for ax, box in zip(axes[:3], self.boxes, strict=True):
@@ -182,7 +183,8 @@ class GateExplorer:
             ax.set_yticks([])
         self.axes = axes
         # an update redraws the four maps, the probe boxes, the spines and the titles (a full draw's order) over a saved
-        # background; the colour bar is a layer of its own, redrawn only when the gate's colour scale changes
+        # background; the colour bar is a layer of its own, redrawn only when the gate's colour scale changes (and kept
+        # per scale: a scale seen before is restored)
         spines = [spine for ax in axes for spine in ax.spines.values()]
         self.canvas.animated = [self.im_read, self.im_pred, self.im_true, self.im_gate, *self.boxes, self.box_gate,
                                 *spines, *self.titles]  # fmt: skip (the order of a full draw: zorder)
@@ -220,6 +222,7 @@ class GateExplorer:
                 self.im_gate.set_clim(vmin, vmax)
             self.colorbar.update_normal(self.im_gate)
             self._scale = (cmap, vmin, vmax)
+            self.canvas.layer_keys = [self._scale]
         shape = tuple(record.shape[1:])
         self.titles[3].set_text(f"{self.labels[gate]}, ch {k}\n(C, h, w) = {shape}")
         p = self.patch

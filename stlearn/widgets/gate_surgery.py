@@ -15,16 +15,8 @@ from matplotlib.ticker import MaxNLocator
 
 from .. import metrics
 from ..surgery import Surgery, run_surgery, surgery_targets
-from ._strips import (
-    BlitImage,
-    FrameStrip,
-    FrameStyle,
-    check_sequences,
-    frame_style,
-    one_sequence,
-    one_thread,
-    sequence_source,
-)
+from ._canvas import one_thread
+from ._strips import BlitImage, FrameStrip, FrameStyle, check_sequences, frame_style, one_sequence, sequence_source
 
 __all__ = ["GateSurgery", "error_scale"]
 
@@ -290,8 +282,8 @@ class GateSurgery:
                                          label="modified", animated=True)[0]  # fmt: skip
         # only the modified strip and its error line change with an edit: redrawn over a saved background.
         # Layer 0 (the other frames, the unmodified labels) changes with the sequence; layer 1 (the y axis and the
-        # unmodified line) with the error scale or the sequence. The ground-truth labels (t=10, 11, ...) are the
-        # same for every sequence: static.
+        # unmodified line) with the error scale or the sequence; both are kept per (sequence, scale). The
+        # ground-truth labels (t=10, 11, ...) are the same for every sequence: static.
         truth = self.strips["ground truth"]
         truth.set(first["frames"][self.input_len :], [f"t={self.input_len + t}" for t in range(t_out)])
         for text in truth.texts:
@@ -390,6 +382,7 @@ class GateSurgery:
             f"mean SSIM {base['ssim'].mean():.3f} → <b>{mod['ssim'].mean():.3f}</b> ({d_ssim:+.3f}) "
             f"over the {len(base['mse'])} forecast frames of sequence {self.sequence.value}"
         )
+        self.canvas.layer_keys = [self.sequence.value, top]
         self.canvas.render_changed(0 if full else 1 if rescaled else None)
 
     def _draw_gates(self, base_run: Any, mod_run: Any) -> None:
@@ -407,7 +400,7 @@ class GateSurgery:
             strip = self.gate_strips[label]
             strip.image.set_cmap(_cmap(cmap))
             strip.image.set_clim(low, high)
-            strip.set(np.kron(maps, np.ones((p, p))), [f"{v:.2f}" for v in means])  # each grid cell: p × p pixels
+            strip.set(maps.repeat(p, 1).repeat(p, 2), [f"{v:.2f}" for v in means])  # each grid cell: p × p pixels
         # the edited region, outlined in every frame of the modified forecast and the gate rows
         region = self.region() if self.edit.value != "cut_zigzag" else None
         segments = []

@@ -11,6 +11,7 @@ import torch
 
 from ..errors import InputTypeError
 from ..viz.flow import MIM_QUANTITIES
+from ._labels import axes_title, figure_text
 from ._strips import BlitImage, check_sequences, sequence_source
 
 __all__ = ["MIMMemoryExplorer"]
@@ -34,7 +35,8 @@ class MIMMemoryExplorer:
 
     The model runs once per sequence (:func:`~stlearn.models.mim_sequence_trace`, cached); every
     control afterwards swaps image data, texts and the marker over a saved background
-    (:class:`~stlearn.widgets._strips.BlitImage`; the curves are redrawn when sequence or block change).
+    (:class:`~stlearn.widgets._strips.BlitImage`; the curves are a layer, drawn once per sequence and block and
+    kept).
 
     Args:
         model: a MIM (``load_pretrained("moving_digits", "mim")``).
@@ -131,8 +133,8 @@ class MIMMemoryExplorer:
         for ax in axes:
             ax.set_xticks([])
             ax.set_yticks([])
-        self.titles = [ax.set_title("", fontsize=8) for ax in axes]
-        self.side = fig.text(0.77, 0.88, "", fontsize=8, va="top", family="monospace")
+        self.titles = [axes_title(ax, fontsize=8) for ax in axes]
+        self.side = figure_text(fig, 0.77, 0.88, fontsize=8, va="top", family="monospace")
         self.plot = fig.add_axes((0.07, 0.08, 0.9, 0.28))
         self.plot.tick_params(labelsize=7)
         self.plot.set_xlabel("step t", fontsize=8, labelpad=1)
@@ -143,7 +145,7 @@ class MIMMemoryExplorer:
         self.axes = axes
         spines = [sp for ax in axes for sp in ax.spines.values()]
         self.canvas.animated = [self.im_read, self.im_mean, self.im_chan, *spines, *self.titles, self.side, self.marker]
-        self.canvas.layers = [[self.plot]]
+        self.canvas.layers = [[self.plot]]  # the curves: kept per (sequence, block)
 
     def _on_curves(self) -> None:
         """Sequence or block changed: new curves (the plot layer is redrawn), then the maps."""
@@ -153,6 +155,7 @@ class MIMMemoryExplorer:
             line.set_data(steps, curves[q])
         self.plot.set_xlim(-0.5, steps[-1] + 0.5)
         self.plot.set_ylim(0, 1.15 * max(float(c.max()) for c in curves.values()) or 1.0)
+        self.canvas.layer_keys = [(self.sequence.value, self.layer.value)]
         self._curves_changed = True
         self._update()
 

@@ -11,6 +11,7 @@ import torch
 
 from ..errors import InputTypeError
 from ..viz.flow import arrow_grid, warped
+from ._labels import axes_title, figure_text
 from ._strips import BlitImage, check_sequences, sequence_source
 
 __all__ = ["TrajGRUFlowExplorer"]
@@ -27,8 +28,9 @@ class TrajGRUFlowExplorer:
 
     The model runs once per sequence (:func:`~stlearn.models.trajgru_sequence_trace`, cached);
     step, link and channel only swap image data and arrows (one warp of a (C, h, w) state), redrawn
-    over a saved background (:class:`~stlearn.widgets._strips.BlitImage`); a scale change rebuilds
-    the arrows. Set ``.value`` of any control from Python to do what the mouse does.
+    over a saved background (:class:`~stlearn.widgets._strips.BlitImage`); the top row is a layer kept
+    per (sequence, step, scale, link), so a channel change redraws only the bottom row; a scale change
+    rebuilds the arrows. Set ``.value`` of any control from Python to do what the mouse does.
 
     Args:
         model: a TrajGRU (``load_pretrained("moving_digits", "trajgru")``).
@@ -130,12 +132,12 @@ class TrajGRUFlowExplorer:
             ax.set_xticks([])
             ax.set_yticks([])
         self.top, self.bottom = top, bottom
-        self.top_titles = [ax.set_title("", fontsize=8) for ax in top]
-        self.bottom_titles = [ax.set_title("", fontsize=8) for ax in bottom]
-        self.caption = fig.text(0.01, 0.985, "", fontsize=9, va="top")
+        self.top_titles = [axes_title(ax, fontsize=8) for ax in top]
+        self.bottom_titles = [axes_title(ax, fontsize=8) for ax in bottom]
+        self.caption = figure_text(fig, 0.01, 0.985, fontsize=9, va="top")
         self.quivers: list[Any] = []
         self.warp_quiver: Any = None
-        self._full = True  # the next update draws everything (first draw, new scale)
+        self._full = True  # the next update draws everything (first draw, a scale with another number of links)
         self._busy = False  # set while a scale change rebuilds the arrows: the controls' updates wait
 
     def _on_sequence(self) -> None:
@@ -143,7 +145,8 @@ class TrajGRUFlowExplorer:
         self._update()
 
     def _on_scale(self) -> None:
-        """A new grid: new arrow positions (rebuilt), new link and channel ranges, then a full draw."""
+        """A new grid: new arrow positions (rebuilt), new link and channel ranges; a full draw if the number of
+        links changes (the figure under the layers shows another number of frames), else only the rows."""
         tr, s = self.trace, self.scale.value
         links, _, h, w = tr.flows[s].shape[1:]
         self._busy = True
@@ -164,18 +167,44 @@ class TrajGRUFlowExplorer:
                  "headlength": 4, "headaxislength": 3.5}  # fmt: skip
         self.quivers = [ax.quiver(x, y, zeros, zeros, color="#ff5a36", **style) for ax in self.top[:links]]
         self.warp_quiver = self.bottom[1].quiver(x, y, zeros, zeros, color="k", **style)
-        for k, ax in enumerate(self.top):
-            ax.set_visible(k < links)
-        self._full = True
+        shown = [k < links for k in range(len(self.top))]
+        if shown != [ax.get_visible() for ax in self.top]:
+            for ax, visible in zip(self.top, shown, strict=True):
+                ax.set_visible(visible)
+            self._full = True
+        # the top row (the links' arrows over the frame) is a layer: channel changes redraw only the bottom row
+        frames = self.top[:links]
+        self.canvas.layers = [[*(ax.images[0] for ax in frames), *self.quivers,
+                               *(sp for ax in frames for sp in ax.spines.values()), *self.top_titles[:links]]]
+        self.canvas.animated = [*self.im_maps, self.im_length, self.warp_quiver,
+                                *(sp for ax in self.bottom for sp in ax.spines.values()), *self.bottom_titles,
+                                self.caption]  # fmt: skip
         self._update()
 
     def _update(self) -> None:
         if self._busy:
             return
-        tr, t, s, link, k = self.trace, self.step.value, self.scale.value, self.link.value, self.channel.value
-        flows = tr.flows[s][t]  # (L, 2, h, w)
-        cell = tr.cell_size[s]
-        frame, what = tr.shown_frame(t)
+        tr, t, s, link = self.trace, self.step.value, self.scale.value, self.link.value
+        top = (self.sequence.value, t, s, link)
+        top_changed = self._full or self.canvas.layer_keys != [top]
+        self.canvas.layer_keys = [top]
+        if self._full or (top_changed and not self.canvas.layer_kept(0)):
+            self._set_top(tr, t, s, link)
+        self._set_bottom(tr, t, s, link, self.channel.value)
+        phase = "encoder: reads a frame" if t < tr.input_len else "forecaster: reads no frame"
+        self.headline.value = (
+            f"<b>sequence {self.sequence.value}, step t = {t}</b> ({phase}), scale {s}, link {link + 1}"
+        )
+        if self._full:
+            self._full = False
+            self.canvas.render()
+        else:
+            self.canvas.render_changed(0 if top_changed else None)
+
+    def _set_top(self, tr: Any, t: int, s: int, link: int) -> None:
+        """The top row (a layer, kept per sequence, step, scale and link): the frame, each link's arrows and title."""
+        flows, cell = tr.flows[s][t], tr.cell_size[s]
+        frame, _ = tr.shown_frame(t)
         rows, cols = self._index[:, 0], self._index[:, 1]
         for j, (im, q, title) in enumerate(zip(self.im_frames, self.quivers, self.top_titles, strict=False)):
             im.set_data(frame)
@@ -183,6 +212,17 @@ class TrajGRUFlowExplorer:
             length = float(np.hypot(flows[j, 0], flows[j, 1]).mean()) * cell
             title.set_text(("▶ " if j == link else "") + f"l = {j + 1}: mean {length:.1f} px")
             title.set_color("#c00000" if j == link else "black")
+        for j, ax in enumerate(self.top):
+            for sp in ax.spines.values():
+                sp.set_edgecolor("#c00000" if j == link else "black")
+                sp.set_linewidth(2.0 if j == link else 0.8)
+
+    def _set_bottom(self, tr: Any, t: int, s: int, link: int, k: int) -> None:
+        """The bottom row for link ``link`` and channel ``k`` (H_t-1, its warp, the change, the flow's length)
+        and the caption."""
+        flows, cell = tr.flows[s][t], tr.cell_size[s]
+        _, what = tr.shown_frame(t)
+        rows, cols = self._index[:, 0], self._index[:, 1]
         h_prev = tr.h_prev(t, s)
         after = warped(h_prev, flows[link])
         change = after - h_prev
@@ -204,24 +244,6 @@ class TrajGRUFlowExplorer:
             f"flows (B, L, 2, h, w) = (1, {flows.shape[0]}, 2, {flows.shape[-2]}, {flows.shape[-1]}); "
             f"maps ±{limit:.2f}"
         )
-        phase = "encoder: reads a frame" if t < tr.input_len else "forecaster: reads no frame"
-        self.headline.value = (
-            f"<b>sequence {self.sequence.value}, step t = {t}</b> ({phase}), scale {s}, link {link + 1}"
-        )
-        spines = [sp for ax in (*self.top, *self.bottom) if ax.get_visible() for sp in ax.spines.values()]
-        for j, ax in enumerate(self.top):
-            for sp in ax.spines.values():
-                sp.set_edgecolor("#c00000" if j == link else "black")
-                sp.set_linewidth(2.0 if j == link else 0.8)
-        visible = [a for a in self.im_frames if a.axes.get_visible()]
-        self.canvas.animated = [*visible, *self.im_maps, self.im_length, *self.quivers, self.warp_quiver, *spines,
-                                *[tt for tt in self.top_titles if tt.axes.get_visible()], *self.bottom_titles,
-                                self.caption]  # fmt: skip
-        if self._full:
-            self._full = False
-            self.canvas.render()
-        else:
-            self.canvas.render_changed()
 
     def _ipython_display_(self) -> None:
         from IPython.display import display

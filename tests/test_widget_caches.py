@@ -1,0 +1,162 @@
+"""The views' kept layers, kept results and fast drawing give the pictures a plain draw gives (issue 19).
+
+Each view is driven twice through the same control changes, revisits included: once as a learner would
+(layers restored from what was kept, influence maps reused, images drawn from kept plans, texts from cached
+bitmaps), once with every kept thing forgotten before each change and then drawn whole by matplotlib
+(:func:`_plain`). After each change both pictures must be the same, pixel for pixel.
+Small seeded models on 16×16 frames stand in for the pretrained ones; no timings here.
+"""
+
+from __future__ import annotations
+
+import io
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from stlearn.models import MIM, ConvLSTM, PredRNN, TrajGRU
+from stlearn.widgets import (
+    ConnectivityExplorer,
+    GateExplorer,
+    GateSurgery,
+    MIMMemoryExplorer,
+    TrajGRUFlowExplorer,
+)
+
+T, INPUT_LEN, HW = 6, 3, 16
+
+
+@pytest.fixture(scope="module")
+def frames() -> torch.Tensor:
+    return torch.rand(2, T, 1, HW, HW, generator=torch.Generator().manual_seed(3))
+
+
+def _convlstm() -> ConvLSTM:
+    torch.manual_seed(0)
+    return ConvLSTM(frame_size=(HW, HW), patch_size=2, hidden_channels=[4, 3]).eval()
+
+
+def _trajgru(links: list[int]) -> TrajGRU:
+    torch.manual_seed(0)
+    model = TrajGRU(frame_size=(HW, HW), patch_size=2, hidden_channels=[4, 6], links=links, flow_channels=4)
+    with torch.no_grad():  # non-zero flows: arrows to draw
+        for cell in (*model.encoder, *model.forecaster):
+            cell.flows.weight.normal_(0, 0.3)
+            cell.flows.bias.normal_(0, 1.0)
+    return model.eval()
+
+
+def _picture(view) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(view.canvas.image.value)))
+
+
+def _plain(view) -> np.ndarray:
+    """The view's figure drawn whole by matplotlib, as its artists are now (nothing blitted, nothing kept)."""
+    canvas = view.canvas
+    blitted = [a for layer in canvas.layers for a in layer] + canvas.animated
+    for artist in blitted:
+        artist.set_animated(False)
+    canvas.figure.canvas.draw()
+    plain = np.array(canvas.figure.canvas.buffer_rgba())
+    for artist in blitted:
+        artist.set_animated(True)
+    canvas.render_changed(0)  # the saved backgrounds stay those of a blitted draw
+    return plain
+
+
+def _rendered(view) -> np.ndarray:
+    """The view's figure drawn whole through its blitting canvas (for views whose blitted drawing order differs
+    from a full draw's by a pixel or two, as before any layer was kept: GateSurgery, MIMMemoryExplorer)."""
+    view.canvas.render()
+    return _picture(view)
+
+
+def _forget(view) -> None:
+    """Forget what the view kept: its layers' backgrounds, (lesson 10) the influence maps; and (lesson 8's
+    TrajGRUFlowExplorer, which prepares its top row only when that row changes) prepare every artist anew."""
+    view.canvas._kept_layers.clear()
+    getattr(view, "_kept", {}).clear()
+    if isinstance(view, TrajGRUFlowExplorer):
+        view._full = True
+
+
+def _same_pictures(make, steps, whole=_plain) -> tuple:
+    """Drive a view and a forgetful twin through ``steps`` (control name, value); after each, the view's picture
+    must be the twin's drawn ``whole``."""
+    view, twin = make(), make()
+    for name, value in steps:
+        getattr(view, name).value = value
+        _forget(twin)
+        getattr(twin, name).value = value
+        assert view.canvas.last_error is None and twin.canvas.last_error is None, (name, value)
+        np.testing.assert_array_equal(_picture(view), whole(twin), err_msg=f"after {name} = {value!r}")
+    return view, twin
+
+
+def test_gate_explorer_restores_a_colour_bar_kept_per_scale(frames):
+    model = _convlstm()
+    steps = [("gate", "c"), ("gate", "i"), ("gate", "c"), ("step", 4), ("gate", "c_tilde"), ("gate", "f"),
+             ("sequence", 1), ("gate", "c")]  # fmt: skip
+    view, _ = _same_pictures(lambda: GateExplorer(model, frames, sequences=(0, 1), input_len=INPUT_LEN), steps)
+    assert view.canvas.layer_kept(0)
+
+
+def test_gate_surgery_restores_the_strips_kept_per_sequence(frames):
+    model = _convlstm()
+    steps = [("value", 0.5), ("sequence", 1), ("value", 0.9), ("sequence", 0), ("gate", "i"), ("where", "region"),
+             ("sequence", 1)]  # fmt: skip
+    make = lambda: GateSurgery(model, frames, sequences=(0, 1), input_len=INPUT_LEN)  # noqa: E731
+    view, _ = _same_pictures(make, steps, _rendered)
+    assert view.canvas.layer_kept(1)
+
+
+def test_gate_surgery_of_predrnn_keeps_its_pictures_right(frames):
+    torch.manual_seed(1)
+    model = PredRNN(frame_size=(HW, HW), patch_size=4, hidden_channels=[4, 4]).eval()
+    steps = [("edit", "zero_m"), ("sequence", 1), ("edit", "cut_zigzag"), ("sequence", 0), ("edit", "clamp")]
+    make = lambda: GateSurgery(model, frames, sequences=(0, 1), input_len=INPUT_LEN, gate="f_prime")  # noqa: E731
+    _same_pictures(make, steps, _rendered)
+
+
+def test_mim_explorer_restores_the_curves_kept_per_sequence_and_block(frames):
+    torch.manual_seed(0)
+    model = MIM(frame_size=(HW, HW), patch_size=2, hidden_channels=[4, 4, 4]).eval()
+    steps = [("sequence", 1), ("layer", 2), ("sequence", 0), ("layer", 1), ("sequence", 1), ("quantity", "s"),
+             ("step", 1)]  # fmt: skip
+    make = lambda: MIMMemoryExplorer(model, frames, sequences=(0, 1), input_len=INPUT_LEN)  # noqa: E731
+    view, _ = _same_pictures(make, steps, _rendered)
+    assert view.canvas.layer_kept(0)
+
+
+@pytest.mark.parametrize("links", [[3, 2], [2, 2]])  # a scale change redraws the whole figure, or the rows only
+def test_trajgru_explorer_keeps_the_top_row_per_step_and_link(frames, links):
+    model = _trajgru(links)
+    steps = [("step", 3), ("step", 4), ("step", 3), ("channel", 2), ("link", 1), ("link", 0), ("scale", 1),
+             ("step", 4), ("scale", 0), ("sequence", 1), ("sequence", 0)]  # fmt: skip
+    view, _ = _same_pictures(lambda: TrajGRUFlowExplorer(model, frames, sequences=(0, 1), input_len=INPUT_LEN), steps)
+    top = list(view.canvas._kept_layers)
+    view.channel.value = 3  # only the bottom row changes: the top row is restored, not drawn
+    assert list(view.canvas._kept_layers) == top and view.canvas.layer_kept(0)
+
+
+def test_connectivity_explorer_reuses_the_maps_of_a_pixel_seen_before(frames):
+    models = {"ConvLSTM": _convlstm(), "PredRNN": PredRNN(frame_size=(HW, HW), patch_size=2, hidden_channels=[4, 4])}
+    steps = [("col", 5), ("col", 6), ("col", 5), ("lead", 2), ("lead", 1), ("row", 3), ("sequence", 1),
+             ("sequence", 0)]  # fmt: skip
+    view, twin = _same_pictures(lambda: ConnectivityExplorer(models, frames, sequences=(0, 1), input_len=INPUT_LEN),
+                                steps)  # fmt: skip
+    backwards = sum(p.backwards for p in view._probes.values())
+    assert backwards < sum(p.backwards for p in twin._probes.values())  # the twin forgot and ran them again
+    view.col.value = 6  # a new pixel (row 3): one backward pass per model
+    view.col.value = 5
+    fresh = sum(p.backwards for p in view._probes.values())
+    view.col.value = 6  # seen a moment ago: no backward pass
+    assert sum(p.backwards for p in view._probes.values()) == fresh
+    expected = view._probes[(0, "PredRNN")](1, view.row.value, 6)
+    np.testing.assert_array_equal(view.influences["PredRNN"].maps, expected.maps)
