@@ -185,3 +185,16 @@ def test_student_versions_fail_exactly_at_their_checks():
         else:
             assert errors == [], f"a non-check cell failed: {cell.source[:80]!r}"
     assert sorted(failed) == sorted(CHECKS)
+
+
+def test_every_lesson_points_to_its_exercises():
+    """Each lesson 1-10 has an Exercises section linking the student notebooks that hold its exercises."""
+    from stlearn.exercises.catalogue import by_lesson
+
+    for lesson, entries in by_lesson().items():
+        (path,) = (REPO / "notebooks").glob(f"{lesson:02d}_*.ipynb")
+        nb = nbformat.read(path, as_version=4)
+        sections = [c.source for c in nb.cells if c.cell_type == "markdown" and "## Exercises" in c.source]
+        assert len(sections) == 1, f"{path.name}: one '## Exercises' section"
+        for entry in entries:
+            assert f"(student/{entry.notebook}.ipynb)" in sections[0], (path.name, entry.exercise)
