@@ -32,6 +32,7 @@ import torch
 
 from stlearn.metrics import persistence_forecast
 from stlearn.models import ConvLSTM, PredRNN, PredRNNV2
+from stlearn.models.base import one_thread
 from stlearn.probe import memory_increments
 from stlearn.widgets import (
     CellExplorer,
@@ -46,7 +47,6 @@ from stlearn.widgets import (
     TrajGRUFlowExplorer,
     ZigzagFlow,
 )
-from stlearn.widgets._canvas import one_thread
 
 
 def _model_and_frames(quick: bool):

@@ -26,7 +26,8 @@ model lesson after it (6-9).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -62,7 +63,24 @@ def _values_checked(t: Tensor, training: bool) -> bool:
         return not torch.cuda.is_current_stream_capturing() and not training
     return True
 
-__all__ = ["ModelOutput", "ModelTrace", "RolloutModel", "SpatioTemporalModel", "TraceSpec"]
+__all__ = ["ModelOutput", "ModelTrace", "RolloutModel", "SpatioTemporalModel", "TraceSpec", "one_thread"]
+
+
+@contextmanager
+def one_thread() -> Iterator[None]:
+    """Run a lesson-size model pass, or a view's update, on one torch thread (the count restored after).
+
+    The tensors are small (32 channels, 16×16 patches): a second thread gains little, and on a busy
+    2-core machine (the browser paints on the other core, other jobs run) the threads of one operation
+    wait for each other (a pass, or a metric over ten 64×64 frames, took 10× longer). Every view from
+    lesson 1 on, and the checkers that run the shipped models (exercises of lessons 3, 4 and 6).
+    """
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(n)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -14,16 +14,16 @@ import html
 import struct
 import zlib
 from collections.abc import Callable
-from contextlib import contextmanager
 from typing import Any
 
 import ipywidgets as widgets
 import numpy as np
-import torch
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-__all__ = ["FigureImage", "PngWriter", "one_thread", "png_bytes"]
+from ..models.base import one_thread
+
+__all__ = ["FigureImage", "PngWriter", "png_bytes"]
 
 
 def _chunk(kind: bytes, data: bytes) -> bytes:
@@ -81,22 +81,6 @@ class PngWriter:
 def png_bytes(rgba: np.ndarray) -> bytes:
     """An (H, W, 4) uint8 RGBA picture as PNG bytes (a :class:`PngWriter` with no picture before; lesson 1 on)."""
     return PngWriter()(rgba)
-
-
-@contextmanager
-def one_thread():
-    """Run a lesson-size model pass, or a view's update, on one thread (restored after).
-
-    The tensors are small (32 channels, 16×16 patches): a second thread gains little, and on a busy
-    2-core machine (the browser paints on the other core) the threads of one operation wait for each
-    other (a pass, or a metric over ten 64×64 frames, took 10× longer). Every view from lesson 1 on.
-    """
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(n)
 
 
 class FigureImage:

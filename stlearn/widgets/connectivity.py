@@ -14,7 +14,7 @@ import numpy as np
 
 from ..connectivity import Influence, InfluenceProbe
 from ..errors import InputError
-from ._canvas import one_thread
+from ..models.base import one_thread
 from ._strips import BlitImage, check_sequences, one_sequence, sequence_source
 
 __all__ = ["ConnectivityExplorer"]

@@ -20,7 +20,7 @@ import torch
 
 from .. import metrics
 from ..errors import InputError, InputTypeError
-from ._canvas import one_thread
+from ..models.base import one_thread
 from ._strips import BlitImage, frame_style, one_sequence, sequence_source
 
 __all__ = ["ForecastPlayer"]

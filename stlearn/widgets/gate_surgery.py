@@ -14,8 +14,8 @@ from matplotlib.collections import LineCollection
 from matplotlib.ticker import MaxNLocator
 
 from .. import metrics
+from ..models.base import one_thread
 from ..surgery import Surgery, run_surgery, surgery_targets
-from ._canvas import one_thread
 from ._strips import BlitImage, FrameStrip, FrameStyle, check_sequences, frame_style, one_sequence, sequence_source
 
 __all__ = ["GateSurgery", "error_scale"]

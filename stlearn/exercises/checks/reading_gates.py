@@ -48,18 +48,14 @@ def forget_digit_correlation() -> Tensor:
     """
     from ...data import load_moving_digits_test
     from ...models import TraceSpec, patch_frames
+    from ...models.base import one_thread
     from ...training.pretrained import load_pretrained
 
     model = load_pretrained("moving_digits", "convlstm")
     test = load_moving_digits_test()
     batch = torch.stack([test[i] for i in SEQUENCES])
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # small tensors: one thread is fast; several wait for each other on a busy machine
-    try:
-        with torch.no_grad():
-            out = model(batch, trace=TraceSpec(steps=STEPS, layers=(LAYER,)))
-    finally:
-        torch.set_num_threads(threads)
+    with torch.no_grad(), one_thread():
+        out = model(batch, trace=TraceSpec(steps=STEPS, layers=(LAYER,)))
     f = out.trace.stack("f", LAYER).double()  # (steps, B, C, 16, 16)
     patched = patch_frames(batch, model.patch_size)[:, list(STEPS)]  # (B, steps, p·p, 16, 16)
     mask = (patched.amax(dim=2) > DIGIT_LEVEL).double().transpose(0, 1)[:, :, None]  # (steps, B, 1, 16, 16)

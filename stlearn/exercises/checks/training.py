@@ -14,7 +14,6 @@ surgery predicted then verified — lesson 4 (``ex04_training_convlstm``).
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import math
 from collections.abc import Callable
@@ -485,17 +484,6 @@ SEQUENCES = 16
 RATIO_TOL = 0.02
 
 
-@contextlib.contextmanager
-def _one_thread():
-    """Small convolutions on one thread: as fast as on several, and never slowed by a busy machine's other jobs."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
-
-
 @functools.cache
 def forget_clamp_numbers() -> dict[str, tuple[float, ...]]:
     """MSE per frame by lead time 1 … 10 of the pretrained moving-digits ConvLSTM on the first 16 test sequences.
@@ -507,6 +495,7 @@ def forget_clamp_numbers() -> dict[str, tuple[float, ...]]:
     """
     from ...data import load_moving_digits_test
     from ...metrics import mse_per_frame
+    from ...models.base import one_thread
     from ...surgery import Surgery, run_surgery
     from ...training.pretrained import load_pretrained
 
@@ -525,7 +514,7 @@ def forget_clamp_numbers() -> dict[str, tuple[float, ...]]:
         "f0_layer1_all": Surgery("clamp", "f", 0.0, layers=1, steps="all"),
         "f1_layer1_forecast": Surgery("clamp", "f", 1.0, layers=1, steps="forecast"),
     }
-    with _one_thread():
+    with one_thread():
         base = run_surgery(model, batch)
         numbers = {"unmodified": lead(None, base)}
         for name, surgery in edits.items():

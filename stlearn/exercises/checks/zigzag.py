@@ -202,6 +202,7 @@ def lead_row(name: str, num_sequences: int = NUM_SEQUENCES) -> tuple[float, ...]
 
     from ...data import load_moving_digits_test
     from ...metrics import mse_per_frame
+    from ...models.base import one_thread
     from ...training.pretrained import load_pretrained
 
     if name not in ROWS:
@@ -215,12 +216,8 @@ def lead_row(name: str, num_sequences: int = NUM_SEQUENCES) -> tuple[float, ...]
         model._memory_in = lambda m, layer: torch.zeros_like(m[layer])
     test = load_moving_digits_test()
     batch = torch.stack([test[i] for i in range(num_sequences)])
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # lesson-size tensors: on a busy machine, two threads wait for each other
-    try:
+    with one_thread():
         pred = model.predict(batch[:, :10], 10).clamp(0, 1)
-    finally:
-        torch.set_num_threads(threads)
     return tuple(float(v) for v in mse_per_frame(pred, batch[:, 10:], reduction="lead"))
 
 
