@@ -62,7 +62,9 @@ WIDGETS = ("ForecastPlayer", "FrameViewer", "GateExplorer", "CellExplorer", "Pre
            "MIMMemoryExplorer")  # fmt: skip
 TARGET_MS = 100.0
 
-#: in the page: arm a measurement on one output area; window.__lat.ms is set once the update is painted
+#: in the page: arm a measurement on one output area; window.__lat.ms is set once the update is painted. A
+#: MutationObserver notices the new image (no per-frame polling: a requestAnimationFrame loop kept the renderer
+#: busy on every frame, taking CPU from the kernel on a 2-core machine, which a learner's idle page does not).
 _ARM = """(area) => {
   const srcs = () => Array.from(area.querySelectorAll('img')).map(i => i.src);
   const before = srcs();
@@ -70,20 +72,20 @@ _ARM = """(area) => {
   const start = e => { if (lat.t0 === null) lat.t0 = e.timeStamp; };
   document.addEventListener('keydown', start, {capture: true, once: true});   // a slider's key press
   document.addEventListener('input', start, {capture: true, once: true});     // a dropdown's option chosen
-  const started = performance.now();
-  const poll = () => {
-    if (performance.now() - started > 5000) return;    // given up: window.__lat.ms stays null
+  const seen = new MutationObserver(() => {
     const imgs = Array.from(area.querySelectorAll('img'));
     const k = imgs.findIndex((img, j) => img.src !== before[j]);
-    if (lat.t0 === null || (k < 0 && imgs.length === before.length)) { requestAnimationFrame(poll); return; }
+    if (lat.t0 === null || (k < 0 && imgs.length === before.length)) return;
+    seen.disconnect();
     const img = imgs[Math.max(k, 0)];
     lat.arrived = performance.now() - lat.t0;          // the new image is in the page (its src set)
     const painted = () => requestAnimationFrame(() => setTimeout(() => {
       lat.ms = performance.now() - lat.t0;
     }, 0));
     (img && img.decode ? img.decode() : Promise.resolve()).then(painted, painted);
-  };
-  requestAnimationFrame(poll);
+  });
+  seen.observe(area, {subtree: true, childList: true, attributes: true, attributeFilter: ['src']});
+  setTimeout(() => seen.disconnect(), 5000);           // given up: window.__lat.ms stays null
 }"""
 
 
@@ -231,7 +233,7 @@ def press_to_paint(page, handle, presses: int) -> list[tuple[float, float] | Non
         else:
             page.keyboard.press("ArrowRight" if now < high else "ArrowLeft")
         try:
-            page.wait_for_function("window.__lat && window.__lat.ms !== null", timeout=5_000, polling="raf")
+            page.wait_for_function("window.__lat && window.__lat.ms !== null", timeout=5_000, polling=100)
             out.append(tuple(page.evaluate("[window.__lat.ms, window.__lat.arrived]")))
         except Exception:  # no update within 5 s
             out.append(None)

@@ -32,7 +32,7 @@ import torch
 
 from stlearn.metrics import persistence_forecast
 from stlearn.models import ConvLSTM, PredRNN, PredRNNV2
-from stlearn.models.base import one_thread
+from stlearn.models.base import lesson_pass
 from stlearn.probe import memory_increments
 from stlearn.widgets import (
     CellExplorer,
@@ -339,7 +339,7 @@ def main(argv: list[str] | None = None) -> int:
     rows.append(_row("ForecastPlayer", "making the view (2 forecasts, every frame's picture; once)", *fp_made))
     rows.append(_row("GuessFirst", "reveal (button)", *_time_reveals(repeats)))
     # the one heavy update: a sequence not seen before (a traced model pass, on one thread as in the views' updates)
-    with one_thread():
+    with lesson_pass():
         t0 = time.perf_counter()
         gx.trace_of(3)
         first_pass_ms = 1e3 * (time.perf_counter() - t0)

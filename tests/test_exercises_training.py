@@ -26,7 +26,7 @@ NOTEBOOK = "ex04_training_convlstm"
 
 
 @pytest.fixture(scope="module", autouse=True)
-def one_thread():
+def one_torch_thread():
     """One torch thread for the module, as the grader's sandbox has: the small convolutions here are no faster on
     two, and several threads on a busy machine are many times slower."""
     threads = torch.get_num_threads()

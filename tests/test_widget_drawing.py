@@ -317,3 +317,22 @@ def test_guarded_updates_run_torch_on_one_thread():
     before = torch.get_num_threads()
     observer()
     assert seen == [1] and torch.get_num_threads() == before
+
+
+def test_guarded_updates_flush_denormals_and_restore_the_setting():
+    import torch
+
+    def denormal_times_one() -> float:
+        return float(torch.tensor(1e-39) * 1.0)
+
+    for flushing_before in (False, True):
+        torch.set_flush_denormal(flushing_before)
+        try:
+            if not flushing_before and denormal_times_one() == 0.0:
+                pytest.skip("this CPU cannot compute with denormal floats (nothing to flush)")
+            seen = []
+            FigureImage((1, 1)).guard(lambda seen=seen: seen.append(denormal_times_one()))()
+            assert seen == [0.0], "the update saw a denormal float: it is not flushed inside the guard"
+            assert (denormal_times_one() == 0.0) == flushing_before, "the guard did not restore the setting"
+        finally:
+            torch.set_flush_denormal(False)

@@ -63,24 +63,37 @@ def _values_checked(t: Tensor, training: bool) -> bool:
         return not torch.cuda.is_current_stream_capturing() and not training
     return True
 
-__all__ = ["ModelOutput", "ModelTrace", "RolloutModel", "SpatioTemporalModel", "TraceSpec", "one_thread"]
+__all__ = ["ModelOutput", "ModelTrace", "RolloutModel", "SpatioTemporalModel", "TraceSpec", "lesson_pass"]
+
+
+def _flushing_denormals() -> bool:
+    """Whether this thread flushes denormal floats to zero now (then a denormal times 1 reads as 0)."""
+    return float(torch.tensor(1e-39) * 1.0) == 0.0
 
 
 @contextmanager
-def one_thread() -> Iterator[None]:
-    """Run a lesson-size model pass, or a view's update, on one torch thread (the count restored after).
+def lesson_pass() -> Iterator[None]:
+    """Run a lesson-size model pass, or a view's update, on one torch thread with denormal floats flushed to zero
+    (both restored after).
 
     The tensors are small (32 channels, 16×16 patches): a second thread gains little, and on a busy
     2-core machine (the browser paints on the other core, other jobs run) the threads of one operation
-    wait for each other (a pass, or a metric over ten 64×64 frames, took 10× longer). Every view from
-    lesson 1 on, and the checkers that run the shipped models (exercises of lessons 3, 4 and 6).
+    wait for each other (a pass, or a metric over ten 64×64 frames, took 10× longer). Saturated gates
+    (σ of a large negative pre-activation) and their gradients reach denormal floats, which the CPU
+    computes with slowly: flushed (as training does, :mod:`stlearn.training.loop`), lesson 5's gate surgery
+    ran in 52 ms instead of 59-87 and lesson 10's two backward passes in 39 ms instead of 60, for
+    differences below 1e-38. Every view from lesson 1 on, and the checkers that run the shipped models
+    (exercises of lessons 3, 4 and 6).
     """
-    n = torch.get_num_threads()
+    n, flushed = torch.get_num_threads(), _flushing_denormals()
     torch.set_num_threads(1)
+    torch.set_flush_denormal(True)
     try:
         yield
     finally:
         torch.set_num_threads(n)
+        if not flushed:
+            torch.set_flush_denormal(False)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from ..models.base import one_thread
+from ..models.base import lesson_pass
 
 __all__ = ["FigureImage", "PngWriter", "png_bytes"]
 
@@ -115,11 +115,11 @@ class FigureImage:
 
     def guard(self, update: Callable[[], None]) -> Callable[[Any], None]:
         """Wrap ``update`` as an ipywidgets observer whose exceptions land in the error line; it runs torch on one
-        thread (:func:`one_thread`)."""
+        thread (:func:`lesson_pass`)."""
 
         def observer(change: Any = None) -> None:
             try:
-                with one_thread():
+                with lesson_pass():
                     update()
             except Exception as exc:  # shown to the learner, kept for tests
                 self.last_error = exc

@@ -14,7 +14,7 @@ import numpy as np
 
 from ..connectivity import Influence, InfluenceProbe
 from ..errors import InputError
-from ..models.base import one_thread
+from ..models.base import lesson_pass
 from ._strips import BlitImage, check_sequences, one_sequence, sequence_source
 
 __all__ = ["ConnectivityExplorer"]
@@ -67,7 +67,7 @@ class ConnectivityExplorer:
             raise InputError(f"{where}: 'input_len' must be an integer in 1 … {t_total - 1}, got {input_len!r}")
         self.input_len, self.h, self.w = input_len, h, w
         self._probes: dict[tuple[int, str], InfluenceProbe] = {}
-        with one_thread():
+        with lesson_pass():
             for name in self.models:  # check every model now, not at the first slider move
                 self._probe(self.sequences[0], name)
         self.influences: dict[str, Influence] = {}
@@ -151,10 +151,14 @@ class ConnectivityExplorer:
         if key not in self._kept:
             if len(self._kept) >= KEPT_PIXELS:
                 self._kept.pop(next(iter(self._kept)))
-            # one backward pass per model, the models side by side on the machine's cores (each on one thread;
-            # autograd runs a CPU backward on the thread that asks for it)
+            # one backward pass per model, the models side by side on the machine's cores (each on one thread, as
+            # lesson_pass runs it; autograd runs a CPU backward on the thread that asks for it)
+            def backward(probe: InfluenceProbe) -> Influence:
+                with lesson_pass():
+                    return probe(lead, y, x)
+
             pool = self._pool
-            self._kept[key] = list(pool.map(lambda p: p(lead, y, x), probes)) if pool else [probes[0](lead, y, x)]
+            self._kept[key] = list(pool.map(backward, probes)) if pool else [backward(probes[0])]
         return self._kept[key]
 
     def _colours(self, rel: np.ndarray) -> np.ndarray:
@@ -187,7 +191,7 @@ class ConnectivityExplorer:
         index, lead, y, x = self.sequence.value, self.lead.value, self.row.value, self.col.value
         frames_changed = self._frames_key != (index, lead)
         lines = []
-        with one_thread():
+        with lesson_pass():
             probes = [self._probe(index, name) for name in self.models]
             found = self._influences_at(index, lead, y, x, probes)
             for r, (name, probe, inf) in enumerate(zip(self.models, probes, found, strict=True), start=1):

@@ -20,7 +20,7 @@ import torch
 
 from .. import metrics
 from ..errors import InputError, InputTypeError
-from ..models.base import one_thread
+from ..models.base import lesson_pass
 from ._strips import BlitImage, frame_style, one_sequence, sequence_source
 
 __all__ = ["ForecastPlayer"]
@@ -71,7 +71,7 @@ class ForecastPlayer:
             if not 1 <= self.input_len < total:
                 raise InputError(f"{where}: 'input_len' must satisfy 1 ≤ input_len < T = {total}, got {input_len!r}")
             # the forecast, once: playing never runs the model
-            with torch.no_grad(), one_thread():
+            with torch.no_grad(), lesson_pass():
                 p = model.predict(x[:, : self.input_len], total - self.input_len).clamp(0, 1).to(torch.float32)
             self.frames[label] = x[0, :, 0].numpy()
             self.forecasts[label] = p[0, :, 0].numpy()

@@ -14,7 +14,7 @@ from matplotlib.collections import LineCollection
 from matplotlib.ticker import MaxNLocator
 
 from .. import metrics
-from ..models.base import one_thread
+from ..models.base import lesson_pass
 from ..surgery import Surgery, run_surgery, surgery_targets
 from ._strips import BlitImage, FrameStrip, FrameStyle, check_sequences, frame_style, one_sequence, sequence_source
 
@@ -182,7 +182,7 @@ class GateSurgery:
             if len(self._cache) >= 8:
                 self._cache.pop(next(iter(self._cache)))
             x = one_sequence(self.source, index)
-            with one_thread():
+            with lesson_pass():
                 out = run_surgery(self.model, x, None, self.input_len)
             self.runs += 1
             self._cache[index] = {"x": x, "frames": x[0, :, 0].numpy(), "run": out,
@@ -223,7 +223,7 @@ class GateSurgery:
         edit re-runs only the forecast steps; the result is the same as the full edited rollout).
         """
         base = self.baseline_of(self.sequence.value)
-        with one_thread():
+        with lesson_pass():
             out = run_surgery(self.model, base["x"], self.current_surgery(), self.input_len, baseline=base["run"])
         self.runs += 1
         return {**self._scores(out.predictions, base["x"]), "run": out}

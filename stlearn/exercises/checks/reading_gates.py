@@ -48,13 +48,13 @@ def forget_digit_correlation() -> Tensor:
     """
     from ...data import load_moving_digits_test
     from ...models import TraceSpec, patch_frames
-    from ...models.base import one_thread
+    from ...models.base import lesson_pass
     from ...training.pretrained import load_pretrained
 
     model = load_pretrained("moving_digits", "convlstm")
     test = load_moving_digits_test()
     batch = torch.stack([test[i] for i in SEQUENCES])
-    with torch.no_grad(), one_thread():
+    with torch.no_grad(), lesson_pass():
         out = model(batch, trace=TraceSpec(steps=STEPS, layers=(LAYER,)))
     f = out.trace.stack("f", LAYER).double()  # (steps, B, C, 16, 16)
     patched = patch_frames(batch, model.patch_size)[:, list(STEPS)]  # (B, steps, p·p, 16, 16)

@@ -495,7 +495,7 @@ def forget_clamp_numbers() -> dict[str, tuple[float, ...]]:
     """
     from ...data import load_moving_digits_test
     from ...metrics import mse_per_frame
-    from ...models.base import one_thread
+    from ...models.base import lesson_pass
     from ...surgery import Surgery, run_surgery
     from ...training.pretrained import load_pretrained
 
@@ -514,7 +514,7 @@ def forget_clamp_numbers() -> dict[str, tuple[float, ...]]:
         "f0_layer1_all": Surgery("clamp", "f", 0.0, layers=1, steps="all"),
         "f1_layer1_forecast": Surgery("clamp", "f", 1.0, layers=1, steps="forecast"),
     }
-    with one_thread():
+    with lesson_pass():
         base = run_surgery(model, batch)
         numbers = {"unmodified": lead(None, base)}
         for name, surgery in edits.items():

@@ -202,7 +202,7 @@ def lead_row(name: str, num_sequences: int = NUM_SEQUENCES) -> tuple[float, ...]
 
     from ...data import load_moving_digits_test
     from ...metrics import mse_per_frame
-    from ...models.base import one_thread
+    from ...models.base import lesson_pass
     from ...training.pretrained import load_pretrained
 
     if name not in ROWS:
@@ -216,7 +216,7 @@ def lead_row(name: str, num_sequences: int = NUM_SEQUENCES) -> tuple[float, ...]
         model._memory_in = lambda m, layer: torch.zeros_like(m[layer])
     test = load_moving_digits_test()
     batch = torch.stack([test[i] for i in range(num_sequences)])
-    with one_thread():
+    with lesson_pass():
         pred = model.predict(batch[:, :10], 10).clamp(0, 1)
     return tuple(float(v) for v in mse_per_frame(pred, batch[:, 10:], reduction="lead"))
 
