@@ -13,6 +13,8 @@ import torch
 
 from ..viz.zigzag import MemoryFlow, ZigzagDiagram, _check_predrnn, memory_flow, memory_path
 from ._canvas import FigureImage
+from ._images import NearestImages
+from ._labels import axes_title
 from ._strips import check_sequences, sequence_source
 
 __all__ = ["ZigzagFlow"]
@@ -168,8 +170,10 @@ class ZigzagFlow:
         for ax in axes:
             ax.set_xticks([])
             ax.set_yticks([])
-        self.titles = [ax.set_title("", fontsize=8) for ax in axes]
+        # titles drawn from cached line bitmaps (a Text renders glyph by glyph: most of a hop's redraw)
+        self.titles = [axes_title(ax, fontsize=8) for ax in axes]
         self.image_axes = axes
+        self._images = NearestImages()  # the four images, drawn from kept resampling plans
 
     def _on_heavy(self) -> None:
         self.flow  # noqa: B018 — the one heavy step: a model pass, then cached
@@ -222,8 +226,12 @@ class ZigzagFlow:
         fig = self.canvas.figure
         canvas = fig.canvas
         canvas.restore_region(self._background)
+        renderer = canvas.get_renderer()
         for artist in self._dynamic():
-            fig.draw_artist(artist)
+            if self._images.draws(artist):
+                self._images.draw(artist, renderer)
+            else:
+                fig.draw_artist(artist)
         self.canvas.send()
 
     def _update(self) -> None:
@@ -236,7 +244,7 @@ class ZigzagFlow:
         self.path_dot.set_data([hop], [self._ordered[hop]])
         m_map = fl.m_maps[t, layer]
         self.im_m.set_data(m_map)
-        self.titles[0].set_text(f"$|M^{{{layer}}}_{{{t}}}|$ (mean over C)\n(h, w) = {m_map.shape}")
+        self.titles[0].set_text(f"|M^{layer}_{t}| (mean over C)\n(h, w) = {m_map.shape}")
         self.im_read.set_data(fl.read[t])
         self.titles[1].set_text(f"read X_{t}" if t < fl.input_len else f"read x̂_{t} (fed back)")
         pred = np.clip(fl.predictions[t], 0, 1)
