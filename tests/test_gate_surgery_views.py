@@ -63,7 +63,7 @@ def test_region_and_channel_controls_describe_the_surgery(convlstm, frames):
     ui.channel.value = 2
     s = ui.current_surgery()
     assert s.channels == (2,) and s.region == ((1, 4), (5, 8))  # the sliders include their upper end
-    assert "channel 2, rows 1–3 × cols 5–7" in ui.cause.value
+    assert "channel 2, rows 1–3 × cols 5–7" in ui.readout.value
     ui.where.value = "all"
     assert ui.current_surgery().region is None and ui.region_box.children == ()
     assert ui.canvas.last_error is None
@@ -114,7 +114,7 @@ def test_all_channels_show_the_channel_mean_and_states_a_symmetric_scale(convlst
 
 def test_predrnn_primed_gates_zero_m_and_the_cut_in_the_gate_rows(predrnn, frames):
     ui = GateSurgery(predrnn, frames, sequences=(0,), input_len=INPUT_LEN, gate="f_prime")
-    assert ui.shown_gate() == ("f_prime", 0) and "spatial forget gate" in ui.cause.value
+    assert ui.shown_gate() == ("f_prime", 0) and "spatial forget gate" in ui.readout.value
     ui.edit.value = "zero_m"
     ui.where.value = "region"
     assert ui.shown_gate() == ("m", 0)

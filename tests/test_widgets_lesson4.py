@@ -122,10 +122,10 @@ def test_gate_surgery_shows_the_edited_forecast_beside_the_unmodified_one(convls
     ui.edit.value = "scale"  # s = 1: the identity
     assert ui.value.value == 1.0 and ui.value.description == "s"
     np.testing.assert_array_equal(_pixels(ui.strips["modified"]), _pixels(ui.strips["unmodified"]))
-    assert "(+0.0)" in ui.summary.value
+    assert "(+0.0)" in ui.readout.value
     ui.value.value = 0.5
     assert not np.array_equal(_pixels(ui.strips["modified"]), _pixels(ui.strips["unmodified"]))
-    assert "s·" in ui.equation.value or "0.5·f" in ui.equation.value
+    assert "s·" in ui.readout.value or "0.5·f" in ui.readout.value
 
 
 def test_gate_surgery_value_range_follows_edit_and_gate(convlstm, frames):

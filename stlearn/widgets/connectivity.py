@@ -116,7 +116,13 @@ class ConnectivityExplorer:
         self.canvas.layers = [[self.strips[0], *self.sides]]
         self.canvas.animated = [*self.strips[1:], *self.marks, *self.circles, *self.side_marks]
         self._lut = (matplotlib.colormaps["magma"](np.linspace(0, 1, 256)) * 255).round().astype(np.uint8)
-        self.caption = widgets.HTML()
+        # the caption does not change (the pixel and the lead time are in the read-out under the picture)
+        self.caption = widgets.HTML(
+            f"<span style='font-size:90%'>Influence of the {input_len} input frames s = 0 … {input_len - 1} on the "
+            "forecast pixel marked + at lead time L (right: the truth, then each model's forecast). Rows: "
+            f"log<sub>10</sub> |∂ŷ/∂x| relative to the row's largest, {DECADES:.0f} decades (black: that or less); "
+            "circle: 90 % of the row's gradient mass.</span>"
+        )
         self.readout = widgets.HTML()
 
         style = {"description_width": "initial"}
@@ -215,13 +221,6 @@ class ConnectivityExplorer:
         for r in range(len(self.strips)):
             self.marks[r].set_data(marks_x, [y] * self.input_len)
             self.side_marks[r].set_data([x], [y])
-        self.caption.value = (
-            f"<span style='font-size:90%'>sequence {index}: influence of the 10 input frames s = 0 … "
-            f"{self.input_len - 1} on forecast pixel (y, x) = ({y}, {x}) at lead {lead} (right: the truth, then each "
-            f"model's forecast). Rows: log<sub>10</sub> |∂ŷ/∂x| relative to the row's largest, {DECADES:.0f} decades "
-            "(black: that or less); circle: 90 % of the row's gradient mass.</span>"
-        )
-        self.readout.value = "<div style='font-size:90%'>" + "<br>".join(lines) + "</div>"
         self.canvas.layer_keys = [(index, lead)]
         if self._first:
             self.canvas.render()
@@ -229,6 +228,9 @@ class ConnectivityExplorer:
         else:
             self.canvas.render_changed(0 if frames_changed else None)
         self._frames_key = (index, lead)
+        # the read-out after the picture (an HTML update costs the browser a layout of the notebook before it paints)
+        where = f"sequence {index}, forecast pixel (y, x) = ({y}, {x}) at lead {lead}"
+        self.readout.value = f"<div style='font-size:90%'>{where}<br>" + "<br>".join(lines) + "</div>"
 
     def _ipython_display_(self) -> None:
         from IPython.display import display

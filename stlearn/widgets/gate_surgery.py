@@ -150,9 +150,9 @@ class GateSurgery:
         self.cols = widgets.IntRangeSlider(value=(gw // 4, (3 * gw) // 4 - 1), min=0, max=gw - 1, description="cols",
                                            continuous_update=False, layout=row, style=desc)  # fmt: skip
         self.region_box = widgets.VBox([], layout=widgets.Layout(min_width="310px"))
-        self.equation = widgets.HTML()
-        self.cause = widgets.HTML()
-        self.summary = widgets.HTML()
+        #: the edit and its equation, what it did to the gate, the change of the scores: one HTML widget, set after the
+        #: picture is sent (each HTML update costs the browser a layout of the notebook before it paints the picture)
+        self.readout = widgets.HTML()
         self._build_figure(first)
         guard = self.canvas.guard
         self.sequence.observe(guard(self._update), names="value")
@@ -170,7 +170,7 @@ class GateSurgery:
             layout=widgets.Layout(flex_flow="row wrap"),
         )  # fmt: skip
         self.widget = widgets.VBox(
-            [controls, self.equation, self.cause, self.summary, self.canvas.error, self.canvas.image],
+            [controls, self.readout, self.canvas.error, self.canvas.image],
             layout=widgets.Layout(align_items="flex-start"),
         )
 
@@ -370,20 +370,21 @@ class GateSurgery:
         rescaled = self.ax_err.get_ylim()[1] != top
         if rescaled:
             self.ax_err.set_ylim(0, top)
+        self.canvas.layer_keys = [self.sequence.value, top]
+        self.canvas.render_changed(0 if full else 1 if rescaled else None)
         surgery = self.current_surgery()
         g = TARGET_LABELS.get(surgery.target or "", "")
         eq = EQUATIONS[surgery.edit].format(g=g.split(" ")[-1] if g else "g")
-        self.equation.value = f"<b>edit:</b> {html.escape(surgery.describe())}<br><b>equation:</b> {html.escape(eq)}"
-        self.cause.value = self._cause_text()
         d_mse = mod["mse"].mean() - base["mse"].mean()
         d_ssim = mod["ssim"].mean() - base["ssim"].mean()
-        self.summary.value = (
+        lines = [
+            f"<b>edit:</b> {html.escape(surgery.describe())}<br><b>equation:</b> {html.escape(eq)}",
+            self._cause_text(),
             f"mean MSE per frame {base['mse'].mean():.1f} → <b>{mod['mse'].mean():.1f}</b> ({d_mse:+.1f}); "
             f"mean SSIM {base['ssim'].mean():.3f} → <b>{mod['ssim'].mean():.3f}</b> ({d_ssim:+.3f}) "
-            f"over the {len(base['mse'])} forecast frames of sequence {self.sequence.value}"
-        )
-        self.canvas.layer_keys = [self.sequence.value, top]
-        self.canvas.render_changed(0 if full else 1 if rescaled else None)
+            f"over the {len(base['mse'])} forecast frames of sequence {self.sequence.value}",
+        ]
+        self.readout.value = "".join(f"<div>{line}</div>" for line in lines)
 
     def _draw_gates(self, base_run: Any, mod_run: Any) -> None:
         """The gate rows: the shown gate per forecast step, unmodified and modified, and the region outlines."""
