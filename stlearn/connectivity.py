@@ -169,6 +169,12 @@ class InfluenceProbe:
         self.forwards = 0
         self.backwards = 0
 
+    @property
+    def all_leads_kept(self) -> bool:
+        """Whether one forward pass serves every lead time (the rollout models, once :meth:`forecast` ran): then
+        backward passes for any lead only read the kept graph, and may run in several threads at once."""
+        return self._steps is not None
+
     def _check(self, lead: int, row: int, col: int) -> tuple[int, int, int]:
         where = "InfluenceProbe"
         for name, value, hi in (("lead", lead, self.max_lead), ("row", row, self.height - 1),

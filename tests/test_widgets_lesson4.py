@@ -142,14 +142,34 @@ def test_gate_surgery_value_range_follows_edit_and_gate(convlstm, frames):
 
 
 def test_gate_surgery_caches_the_unmodified_run_and_runs_once_per_edit(convlstm, frames):
-    ui = GateSurgery(convlstm, frames, sequences=(0, 1), input_len=INPUT_LEN)
+    ui = GateSurgery(convlstm, frames, sequences=(0, 1), input_len=INPUT_LEN, ahead=False)  # counts of its own passes
     runs = ui.runs  # one unmodified + one modified pass
     assert runs == 2
     ui.value.value = 0.5
     assert ui.runs == runs + 1
     ui.sequence.value = 1
     ui.sequence.value = 0
-    assert ui.runs == runs + 1 + 3  # sequence 1: unmodified + modified; back to 0: modified only
+    assert ui.runs == runs + 1 + 2  # sequence 1: unmodified + modified; back to 0: the edited run is kept
+    ui.value.value = 0.0
+    assert ui.runs == runs + 1 + 2  # a setting seen before: kept
+
+
+def test_gate_surgery_runs_the_next_settings_ahead_with_the_same_results(convlstm, frames):
+    ui = GateSurgery(convlstm, frames, sequences=(0, 1), input_len=INPUT_LEN)
+    ui.value.value = 0.05
+    assert ui.edited.wait(60)
+    ahead = ui.edited.ahead
+    assert ahead >= 3
+    nxt = (*ui.settings()[:5], 0.1, *ui.settings()[6:])
+    assert nxt in ui.edited  # the continuation of the move, first
+    runs = ui.runs
+    ui.value.value = 0.1  # computed ahead: shown with no model pass
+    assert ui.runs == runs and ui.edited.hits == 1 and ui.canvas.last_error is None
+    x = frames[0:1]
+    direct = run_surgery(convlstm, x, Surgery("clamp", "f", 0.1, layers=0, steps="forecast"), INPUT_LEN)
+    np.testing.assert_array_equal(ui.modified()["run"].predictions.numpy(), direct.predictions.numpy())
+    ui.edit.value = "bias"  # the next edit, with the value its slider then shows (0)
+    assert ui.edited.wait(60) and ui.canvas.last_error is None and ui.settings()[5] == 0.0
 
 
 def test_gate_surgery_predrnn_memory_edits(predrnn, frames):

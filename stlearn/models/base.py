@@ -25,6 +25,7 @@ model lesson after it (6-9).
 
 from __future__ import annotations
 
+import threading
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -71,6 +72,11 @@ def _flushing_denormals() -> bool:
     return float(torch.tensor(1e-39) * 1.0) == 0.0
 
 
+#: lesson_pass's bookkeeping: the passes running now (in any thread) and the thread count before the first of them
+_PASSES = {"running": 0, "threads": 1}
+_PASSES_LOCK = threading.Lock()
+
+
 @contextmanager
 def lesson_pass() -> Iterator[None]:
     """Run a lesson-size model pass, or a view's update, on one torch thread with denormal floats flushed to zero
@@ -82,18 +88,27 @@ def lesson_pass() -> Iterator[None]:
     (σ of a large negative pre-activation) and their gradients reach denormal floats, which the CPU
     computes with slowly: flushed (as training does, :mod:`stlearn.training.loop`), lesson 5's gate surgery
     ran in 52 ms instead of 59-87 and lesson 10's two backward passes in 39 ms instead of 60, for
-    differences below 1e-38. Every view from lesson 1 on, and the checkers that run the shipped models
-    (exercises of lessons 3, 4 and 6).
+    differences below 1e-38. Passes may run at once in several threads (lesson 10's two models side by side,
+    a view computing ahead in the background): torch's thread count is process-wide, so the first pass to start
+    sets it to one and the last to end restores it; the denormal setting is each thread's own. Every view from
+    lesson 1 on, and the checkers that run the shipped models (exercises of lessons 3, 4 and 6).
     """
-    n, flushed = torch.get_num_threads(), _flushing_denormals()
-    torch.set_num_threads(1)
+    flushed = _flushing_denormals()
+    with _PASSES_LOCK:
+        if _PASSES["running"] == 0:
+            _PASSES["threads"] = torch.get_num_threads()
+            torch.set_num_threads(1)
+        _PASSES["running"] += 1
     torch.set_flush_denormal(True)
     try:
         yield
     finally:
-        torch.set_num_threads(n)
         if not flushed:
             torch.set_flush_denormal(False)
+        with _PASSES_LOCK:
+            _PASSES["running"] -= 1
+            if _PASSES["running"] == 0:
+                torch.set_num_threads(_PASSES["threads"])
 
 
 # ---------------------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ import numpy as np
 from ..connectivity import Influence, InfluenceProbe
 from ..errors import InputError
 from ..models.base import lesson_pass
+from ._ahead import ComputeAhead, neighbours
 from ._strips import BlitImage, check_sequences, one_sequence, sequence_source
 
 __all__ = ["ConnectivityExplorer"]
@@ -38,15 +39,18 @@ class ConnectivityExplorer:
 
     One backward pass per model per change of pixel or lead time, the models' passes side by side on the
     machine's cores (the maps of the last :data:`KEPT_PIXELS` pixels are kept: going back costs none); a sequence
-    seen for the first time runs one forward pass per model first (its graph kept). Only image data and lines are
-    redrawn (blitting; the input frames are a layer kept per sequence and lead time); the read-outs are HTML
-    beside the picture.
+    seen for the first time runs one forward pass per model first (its graph kept). While the learner looks, the
+    pixels and lead times one step away are computed ahead in the background (:class:`~stlearn.widgets._ahead.
+    ComputeAhead`; the next step of the last move first): stepping a slider shows maps already computed, a jump
+    computes them then. Only image data and lines are redrawn (blitting; the input frames are a layer kept per
+    sequence and lead time); the read-outs are HTML under the picture.
 
     Args:
         models: label → model (e.g. ``{"ConvLSTM": load_pretrained("moving_digits", "convlstm"), "PredRNN": ...}``).
         frames: sequences (N, T, [1,] H, W) — a :class:`~stlearn.data.SequenceDataset`, array or tensor.
         sequences: the indices offered in the sequence picker.
         input_len: input frames (the rest of each sequence is forecast).
+        ahead: compute the neighbouring pixels and lead times in the background (False: only what is asked for).
 
     Controls ``sequence``, ``lead``, ``row``, ``col``: setting ``.value`` from Python does what the slider does.
     :attr:`influences` holds the last :class:`~stlearn.connectivity.Influence` per model.
@@ -54,7 +58,8 @@ class ConnectivityExplorer:
     Taught in lesson 10 ("Which inputs does a forecast use?").
     """
 
-    def __init__(self, models: Mapping[str, Any], frames: Any, sequences: Sequence[int] = (0,), input_len: int = 10):
+    def __init__(self, models: Mapping[str, Any], frames: Any, sequences: Sequence[int] = (0,), input_len: int = 10,
+                 ahead: bool = True):  # fmt: skip
         where = "ConnectivityExplorer"
         if not isinstance(models, Mapping) or not models:
             raise InputError(f"{where}: 'models' must be a non-empty dict label → model, got {type(models).__name__}")
@@ -71,9 +76,11 @@ class ConnectivityExplorer:
             for name in self.models:  # check every model now, not at the first slider move
                 self._probe(self.sequences[0], name)
         self.influences: dict[str, Influence] = {}
-        self._kept: dict[tuple[int, int, int, int], list[Influence]] = {}  # (sequence, lead, y, x) → per model
         workers = min(len(self.models), os.cpu_count() or 1)
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="influence") if workers > 1 else None
+        #: (sequence, lead, y, x) → each model's Influence: the last KEPT_PIXELS asked for or computed ahead
+        self.maps = ComputeAhead(self._compute_maps, KEPT_PIXELS, background=ahead, compute_ahead=self._maps_one_thread)
+        self._shown: tuple[int, int, int, int] | None = None
 
         rows = 1 + len(self.models)
         self.canvas = BlitImage((12.6, 1.2 * rows + 0.2), dpi=80)
@@ -150,22 +157,44 @@ class ConnectivityExplorer:
             self._probes[key] = InfluenceProbe(self.models[name], one_sequence(self.source, index), self.input_len)
         return self._probes[key]
 
-    def _influences_at(self, index: int, lead: int, y: int, x: int, probes: list[InfluenceProbe]) -> list[Influence]:
-        """Each model's influence maps of pixel (y, x) at ``lead`` on sequence ``index``: kept for the last
-        :data:`KEPT_PIXELS` pixels asked for (a slider moved back costs no backward pass)."""
-        key = (index, lead, y, x)
-        if key not in self._kept:
-            if len(self._kept) >= KEPT_PIXELS:
-                self._kept.pop(next(iter(self._kept)))
-            # one backward pass per model, the models side by side on the machine's cores (each on one thread, as
-            # lesson_pass runs it; autograd runs a CPU backward on the thread that asks for it)
-            def backward(probe: InfluenceProbe) -> Influence:
-                with lesson_pass():
-                    return probe(lead, y, x)
+    def _compute_maps(self, key: tuple[int, int, int, int]) -> list[Influence]:
+        """Each model's influence maps of pixel (y, x) at ``lead`` on sequence ``index``: one backward pass per model,
+        the models side by side on the machine's cores (each on one thread, as lesson_pass runs it; autograd runs a
+        CPU backward on the thread that asks for it)."""
+        index, lead, y, x = key
+        probes = [self._probe(index, name) for name in self.models]
 
-            pool = self._pool
-            self._kept[key] = list(pool.map(backward, probes)) if pool else [backward(probes[0])]
-        return self._kept[key]
+        def backward(probe: InfluenceProbe) -> Influence:
+            with lesson_pass():
+                return probe(lead, y, x)
+
+        pool = self._pool
+        return list(pool.map(backward, probes)) if pool else [backward(probes[0])]
+
+    def _maps_one_thread(self, key: tuple[int, int, int, int]) -> list[Influence]:
+        """:meth:`_compute_maps` in the background: the models one after the other, on the background's thread (the
+        machine's other core paints the picture)."""
+        index, lead, y, x = key
+        return [self._probes[(index, name)](lead, y, x) for name in self.models]
+
+    def _plan_ahead(self, key: tuple[int, int, int, int]) -> None:
+        """Compute the pixels and lead times one step from ``key`` in the background, the next step of the last move
+        first (only on a sequence whose forward passes serve every lead, with its probes built)."""
+        index, lead, y, x = key
+        probes = [self._probes.get((index, name)) for name in self.models]
+        if not all(p is not None and p.all_leads_kept for p in probes):
+            return
+        last = self._shown if self._shown is not None and self._shown[0] == index else key
+        steps = {
+            "lead": [(index, v, y, x) for v in neighbours(range(1, self.lead.max + 1), lead, last[1])],
+            "row": [(index, lead, v, x) for v in neighbours(range(self.h), y, last[2])],
+            "col": [(index, lead, y, v) for v in neighbours(range(self.w), x, last[3])],
+        }
+        moved = [name for name, k in (("lead", 1), ("row", 2), ("col", 3)) if last[k] != key[k]]
+        order = moved + [name for name in steps if name not in moved]
+        # the continuation of each control first (the learner steps on), then back
+        self.maps.plan([s[0] for name in order for s in [steps[name]] if s] +
+                       [k for name in order for k in steps[name][1:]])  # fmt: skip
 
     def _colours(self, rel: np.ndarray) -> np.ndarray:
         """The mosaic of ``rel`` (log10 relative influence, ≤ 0) as RGBA bytes: colour-mapped here with a lookup table
@@ -199,7 +228,7 @@ class ConnectivityExplorer:
         lines = []
         with lesson_pass():
             probes = [self._probe(index, name) for name in self.models]
-            found = self._influences_at(index, lead, y, x, probes)
+            found = self.maps.get((index, lead, y, x))
             for r, (name, probe, inf) in enumerate(zip(self.models, probes, found, strict=True), start=1):
                 self.influences[name] = inf
                 peak = inf.maps.max()
@@ -231,6 +260,8 @@ class ConnectivityExplorer:
         # the read-out after the picture (an HTML update costs the browser a layout of the notebook before it paints)
         where = f"sequence {index}, forecast pixel (y, x) = ({y}, {x}) at lead {lead}"
         self.readout.value = f"<div style='font-size:90%'>{where}<br>" + "<br>".join(lines) + "</div>"
+        self._plan_ahead((index, lead, y, x))
+        self._shown = (index, lead, y, x)
 
     def _ipython_display_(self) -> None:
         from IPython.display import display

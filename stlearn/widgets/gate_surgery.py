@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import html
+import threading
 from collections.abc import Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -16,6 +18,7 @@ from matplotlib.ticker import MaxNLocator
 from .. import metrics
 from ..models.base import lesson_pass
 from ..surgery import Surgery, run_surgery, surgery_targets
+from ._ahead import ComputeAhead, neighbours
 from ._strips import BlitImage, FrameStrip, FrameStyle, check_sequences, frame_style, one_sequence, sequence_source
 
 __all__ = ["GateSurgery", "error_scale"]
@@ -44,6 +47,10 @@ EQUATIONS = {
     "zero_m": "M^l_t ← 0 right after its update (the output fusion and the next reader of M see 0)",
     "cut_zigzag": "layer l reads its own M^l_(t−1) instead of M^(l−1)_t: the memory stays in its layer",
 }
+
+
+#: edited runs kept per view (settings seen or run ahead; ~0.5 MB each with their traces on 64 × 64 frames)
+KEPT_RUNS = 32
 
 
 def _cmap(name: str) -> Any:
@@ -82,7 +89,10 @@ class GateSurgery:
     channels or one (``channel``), everywhere or on a rectangle of the grid (``where`` = "a region", then
     the ``rows`` and ``cols`` range sliders). The unmodified run is computed once per sequence (cached);
     each change of a control runs the edited model once (:func:`stlearn.surgery.run_surgery`) — the
-    sliders update when released.
+    sliders update when released. The edited runs of the last :data:`KEPT_RUNS` settings are kept, and while the
+    learner looks, the settings one step away (the next value, channel, gate, edit, layer, sequence; the
+    continuation of the last move first) are run ahead in the background
+    (:class:`~stlearn.widgets._ahead.ComputeAhead`): stepping a control shows a forecast already computed.
 
     Args:
         model: a ConvLSTM, PredRNN or PredRNN-V2 (``zero M`` and ``cut the zigzag`` appear for PredRNN).
@@ -92,6 +102,7 @@ class GateSurgery:
         kind: ``"moving_digits"`` (grey) or ``"radar"`` (dBZ colours); ``cmap`` overrides the grey.
         edit, gate: the edit and gate chosen at the start (``"clamp"`` of ``"f"`` unless given; lesson 5 starts
             on a primed gate, lesson 6 on ``"zero_m"``).
+        ahead: run the settings one step away in the background (False: only what is asked for).
 
     ``surgery.gate.value = "f"``, ``surgery.value.value = 0.0``, ``surgery.where.value = "region"``,
     ``surgery.rows.value = (4, 11)`` etc. from Python do what the mouse does. Lesson 4 ("Gate surgery");
@@ -100,7 +111,7 @@ class GateSurgery:
 
     def __init__(self, model: torch.nn.Module, frames: Any, sequences: Sequence[int] = (0, 1, 2, 3), *,
                  input_len: int = 10, kind: str = "moving_digits", cmap: Any = None, edit: str = "clamp",
-                 gate: str = "f") -> None:  # fmt: skip
+                 gate: str = "f", ahead: bool = True) -> None:  # fmt: skip
         where = "GateSurgery"
         self.model = model
         self.targets = surgery_targets(model)  # TypeError for models without ConvLSTM / ST-LSTM cells
@@ -113,8 +124,15 @@ class GateSurgery:
             raise ValueError(f"{where}: 'edit' must be one of {edits} for {type(model).__name__}, got {edit!r}")
         if gate not in self.targets:
             raise ValueError(f"{where}: 'gate' must be one of {list(self.targets)}, got {gate!r}")
-        self._cache: dict[int, dict[str, Any]] = {}
-        self.runs = 0  # model passes so far (unmodified ones included)
+        self._cache: dict[tuple[int, bool], dict[str, Any]] = {}  # (sequence, the view's model?) → its run
+        self._cache_lock = threading.Lock()  # the background may need a sequence's unmodified run too
+        self._baseline_runs = 0
+        #: control settings (:meth:`settings`) → the edited forecast, its scores and trace: kept, some run ahead
+        self.edited = ComputeAhead(self._modified_of, KEPT_RUNS, background=ahead, compute_ahead=self._modified_ahead)
+        # the background runs its own copy: a run may switch the model's zigzag off for a moment (cut the zigzag),
+        # and the learner's model is shared with the other views of the lesson
+        self._ahead_model = copy.deepcopy(model) if ahead else None
+        self._shown_settings: tuple | None = None
         self._hold = False
         self._last_edit: str | None = None
         first = self.baseline_of(seqs[0])
@@ -176,18 +194,27 @@ class GateSurgery:
 
     # -- data ----------------------------------------------------------------------------------
 
-    def baseline_of(self, index: int) -> dict[str, Any]:
-        """Sequence ``index``: frames and the unmodified forecast with its scores (computed once, then cached)."""
-        if index not in self._cache:
-            if len(self._cache) >= 8:
-                self._cache.pop(next(iter(self._cache)))
-            x = one_sequence(self.source, index)
-            with lesson_pass():
-                out = run_surgery(self.model, x, None, self.input_len)
-            self.runs += 1
-            self._cache[index] = {"x": x, "frames": x[0, :, 0].numpy(), "run": out,
-                                  **self._scores(out.predictions, x)}  # fmt: skip
-        return self._cache[index]
+    @property
+    def runs(self) -> int:
+        """Model passes so far: unmodified ones and edited ones (those run ahead included)."""
+        return self._baseline_runs + self.edited.computed
+
+    def baseline_of(self, index: int, model: torch.nn.Module | None = None) -> dict[str, Any]:
+        """Sequence ``index``: frames and the unmodified forecast with its scores (computed once, then cached; by
+        ``model``, default the view's model: the background passes its copy)."""
+        model = model or self.model
+        key = (index, model is self.model)  # an edited run resumes from an unmodified run of its own model
+        with self._cache_lock:
+            if key not in self._cache:
+                if len(self._cache) >= 16:
+                    self._cache.pop(next(iter(self._cache)))
+                x = one_sequence(self.source, index)
+                with lesson_pass():
+                    out = run_surgery(model, x, None, self.input_len)
+                self._baseline_runs += 1
+                self._cache[key] = {"x": x, "frames": x[0, :, 0].numpy(), "run": out,
+                                    **self._scores(out.predictions, x)}  # fmt: skip
+            return self._cache[key]
 
     def _scores(self, predictions: torch.Tensor, x: torch.Tensor) -> dict[str, Any]:
         p, target = predictions.clamp(0, 1), x[:, self.input_len :]
@@ -197,36 +224,81 @@ class GateSurgery:
             "ssim": metrics.ssim(p, target, reduction="lead").numpy(),
         }
 
+    def settings(self) -> tuple:
+        """What the controls set, one key: (sequence, edit, gate, layer, steps, value, channel, where, rows, cols)."""
+        return (self.sequence.value, self.edit.value, self.gate.value, self.layer.value, self.steps.value,
+                round(float(self.value.value), 6), self.channel.value, self.where.value, tuple(self.rows.value),
+                tuple(self.cols.value))  # fmt: skip
+
+    @staticmethod
+    def _region_of(settings: tuple) -> tuple[tuple[int, int], tuple[int, int]] | None:
+        where, (r0, r1), (c0, c1) = settings[7:]
+        return ((r0, r1 + 1), (c0, c1 + 1)) if where == "region" else None  # the sliders include their upper end
+
+    @staticmethod
+    def _surgery_of(settings: tuple) -> Surgery:
+        _, edit, gate, layer, steps, value, channel = settings[:7]
+        if edit == "cut_zigzag":
+            return Surgery("cut_zigzag")
+        zero_m = edit == "zero_m"  # it takes no gate and no value
+        return Surgery(edit, None if zero_m else gate, 0.0 if zero_m else value, layers=None if layer == -1 else layer,
+                       steps=steps, channels=None if channel == -1 else [channel],
+                       region=GateSurgery._region_of(settings))  # fmt: skip
+
     def region(self) -> tuple[tuple[int, int], tuple[int, int]] | None:
         """The rectangle of the grid the controls select, ``((r0, r1), (c0, c1))`` (stop excluded), or None."""
-        if self.where.value != "region":
-            return None
-        (r0, r1), (c0, c1) = self.rows.value, self.cols.value
-        return ((r0, r1 + 1), (c0, c1 + 1))  # the sliders include their upper end
+        return self._region_of(self.settings())
 
     def current_surgery(self) -> Surgery:
         """The :class:`~stlearn.surgery.Surgery` the controls describe."""
-        edit = self.edit.value
-        if edit == "cut_zigzag":
-            return Surgery("cut_zigzag")
-        layers = None if self.layer.value == -1 else self.layer.value
-        gate = None if edit == "zero_m" else self.gate.value
-        channels = None if self.channel.value == -1 else [self.channel.value]
-        value = 0.0 if edit == "zero_m" else float(self.value.value)  # zero M takes no value
-        return Surgery(edit, gate, value, layers=layers, steps=self.steps.value,
-                       channels=channels, region=self.region())  # fmt: skip
+        return self._surgery_of(self.settings())
+
+    def _modified_of(self, settings: tuple, model: torch.nn.Module | None = None) -> dict[str, Any]:
+        model = model or self.model
+        base = self.baseline_of(settings[0], model)
+        out = run_surgery(model, base["x"], self._surgery_of(settings), self.input_len, baseline=base["run"])
+        return {**self._scores(out.predictions, base["x"]), "run": out}
+
+    def _modified_ahead(self, settings: tuple) -> dict[str, Any]:
+        """:meth:`_modified_of` in the background thread, on the view's copy of the model."""
+        return self._modified_of(settings, self._ahead_model)
 
     def modified(self) -> dict[str, Any]:
-        """The edited forecast of the current sequence with its scores and its trace (one model pass).
+        """The edited forecast of the current sequence with its scores and its trace (one model pass, unless these
+        settings were run before or ahead).
 
         The steps before the edit's first step are resumed from the cached unmodified run (a forecast
         edit re-runs only the forecast steps; the result is the same as the full edited rollout).
         """
-        base = self.baseline_of(self.sequence.value)
-        with lesson_pass():
-            out = run_surgery(self.model, base["x"], self.current_surgery(), self.input_len, baseline=base["run"])
-        self.runs += 1
-        return {**self._scores(out.predictions, base["x"]), "run": out}
+        return self.edited.get(self.settings())
+
+    def _plan_ahead(self) -> None:
+        """Run the settings one step from the current ones in the background: the continuation of the control that
+        changed first, then one step of every other enabled control (an edit or gate step with the value the
+        controls would then show)."""
+        now, last = self.settings(), self._shown_settings or self.settings()
+        value = self.value
+        grid = [round(v, 6) for v in np.arange(value.min, value.max + value.step / 2, value.step)]
+        steps: dict[int, list[tuple]] = {}
+
+        def options(control: Any) -> list[Any]:
+            return [v for _, v in control.options]
+
+        for k, control in ((0, self.sequence), (3, self.layer), (4, self.steps), (6, self.channel), (7, self.where)):
+            if not control.disabled:
+                steps[k] = [(*now[:k], v, *now[k + 1 :]) for v in neighbours(options(control), now[k], last[k])]
+        if not value.disabled:
+            steps[5] = [(*now[:5], v, *now[6:]) for v in neighbours(grid, now[5], last[5])]
+        for k, control in ((1, self.edit), (2, self.gate)):
+            if not control.disabled:
+                steps[k] = []
+                for v in neighbours(options(control), now[k], last[k]):
+                    edit, gate = (v, now[2]) if k == 1 else (now[1], v)
+                    steps[k].append((*now[:1], edit, gate, *now[3:5], round(self._edit_settings(edit, gate)[4], 6),
+                                     *now[6:]))  # fmt: skip
+        moved = [k for k in steps if now[k] != last[k]]
+        order = moved + [k for k in steps if k not in moved]
+        self.edited.plan([steps[k][0] for k in order if steps[k]] + [s for k in order for s in steps[k][1:]])
 
     def shown_gate(self) -> tuple[str, int]:
         """The gate (or state) the gate rows show and its layer: the edited one (M for the zigzag edits)."""
@@ -311,21 +383,27 @@ class GateSurgery:
         finally:
             self._hold = False
 
+    def _edit_settings(self, edit: str, gate: str) -> tuple[float, float, float, str, float]:
+        """The value slider for ``edit`` of ``gate``: (min, max, step, name, value); the value kept where it fits when
+        only the gate changes."""
+        kind = self.targets.get(gate)
+        if edit == "clamp":
+            low, high = (-2.0, 2.0) if kind == "state" else kind
+            settings = (low, high, 0.05, "v", 0.0)
+        elif edit == "bias":
+            settings = (-6.0, 6.0, 0.25, "δ", 0.0)
+        elif edit in ("zero_m", "cut_zigzag"):  # no value: the slider shows 0, disabled
+            settings = (0.0, 2.0, 0.05, "v", 0.0)
+        else:  # scale (and the edits that take no value)
+            settings = (0.0, 2.0, 0.05, "s", 1.0)
+        if edit == self._last_edit:  # same edit, other gate: keep the value where it fits
+            settings = (*settings[:4], min(max(self.value.value, settings[0]), settings[1]))
+        return settings
+
     def _on_edit(self) -> None:
         edit, gate = self.edit.value, self.gate.value
-        kind = self.targets.get(gate)
         with self._holding():
-            if edit == "clamp":
-                low, high = (-2.0, 2.0) if kind == "state" else kind
-                settings = (low, high, 0.05, "v", 0.0)
-            elif edit == "bias":
-                settings = (-6.0, 6.0, 0.25, "δ", 0.0)
-            elif edit in ("zero_m", "cut_zigzag"):  # no value: the slider shows 0, disabled
-                settings = (0.0, 2.0, 0.05, "v", 0.0)
-            else:  # scale (and the edits that take no value)
-                settings = (0.0, 2.0, 0.05, "s", 1.0)
-            if edit == self._last_edit:  # same edit, other gate: keep the value where it fits
-                settings = (*settings[:4], min(max(self.value.value, settings[0]), settings[1]))
+            settings = self._edit_settings(edit, gate)
             self._last_edit = edit
             low, high, step, name, value = settings
             # widen first so that the new value is always inside the range
@@ -385,6 +463,8 @@ class GateSurgery:
             f"over the {len(base['mse'])} forecast frames of sequence {self.sequence.value}",
         ]
         self.readout.value = "".join(f"<div>{line}</div>" for line in lines)
+        self._plan_ahead()
+        self._shown_settings = self.settings()
 
     def _draw_gates(self, base_run: Any, mod_run: Any) -> None:
         """The gate rows: the shown gate per forecast step, unmodified and modified, and the region outlines."""

@@ -1,0 +1,160 @@
+"""Computing ahead: the states a view will likely show next, computed in the background while the learner looks.
+
+A key press moves a control one step, and then the learner looks at the picture. :class:`ComputeAhead` uses
+that pause: after each update the view names the states one step away (the next pixel, the next value of an
+edit, the next channel), and one background thread computes them, one at a time, the continuation of the last
+move first, until the view names others. A state computed ahead is shown without a model pass; one that was
+not (a jump) is computed when asked for, as before. The results are the same either way: the same function
+computes them, on one torch thread (:func:`~stlearn.models.base.lesson_pass`).
+
+Used by the views whose update is a model pass: GateSurgery (lessons 4-6, an edited forecast) and
+ConnectivityExplorer (lesson 10, two backward passes).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Sequence
+from typing import Any
+
+from ..models.base import lesson_pass
+
+__all__ = ["ComputeAhead", "neighbours"]
+
+
+class ComputeAhead:
+    """Values of ``compute(key)``, kept for the last ``keep`` keys, some computed ahead in a background thread.
+
+    * :meth:`get` — the value of a key: kept, being computed in the background (then it waits for it), or
+      computed now in the calling thread;
+    * :meth:`plan` — the keys to compute in the background next, in this order (replaces the previous plan).
+      The thread starts :attr:`PAUSE` seconds after the plan (the browser paints the picture just sent first)
+      and stops between two keys when a new plan comes.
+
+    ``compute_ahead`` (default ``compute``) is what the background thread calls. ``computed`` counts the calls
+    of either (in any thread), ``ahead`` those the background made, ``hits`` the :meth:`get` calls answered by a
+    value computed ahead. A key whose computation raised is not kept (the next :meth:`get` computes it again, in
+    the caller's thread, and raises there). Lessons 4-6 and 10.
+    """
+
+    #: seconds between a plan and the start of its work (the picture's decoding and paint come first)
+    PAUSE = 0.05
+
+    def __init__(self, compute: Callable[[Any], Any], keep: int = 32, *, background: bool = True,
+                 compute_ahead: Callable[[Any], Any] | None = None) -> None:  # fmt: skip
+        self._compute = compute
+        self._compute_ahead = compute_ahead or compute  # the background's way (e.g. one thread, not a pool's two)
+        self.keep = keep
+        self.background = background
+        self._values: OrderedDict[Hashable, Any] = OrderedDict()
+        self._made_ahead: set[Hashable] = set()
+        self._running: dict[Hashable, threading.Event] = {}
+        self._plan: list[Hashable] = []
+        self._planned_at = 0.0
+        self._lock = threading.Condition()
+        self._thread: threading.Thread | None = None
+        self.computed = self.ahead = self.hits = 0
+
+    def __contains__(self, key: Hashable) -> bool:
+        with self._lock:
+            return key in self._values
+
+    def get(self, key: Hashable) -> Any:
+        """The value of ``key`` (computed now if it was neither kept nor being computed)."""
+        with self._lock:
+            while key in self._running:  # the background thread is on it: wait rather than compute it twice
+                self._lock.wait()
+            if key in self._values:
+                self._values.move_to_end(key)
+                if key in self._made_ahead:
+                    self._made_ahead.discard(key)
+                    self.hits += 1
+                return self._values[key]
+            self._plan = [k for k in self._plan if k != key]
+        value = self._run(key)
+        with self._lock:
+            self._store(key, value)
+        return value
+
+    def plan(self, keys: Sequence[Hashable]) -> None:
+        """Compute ``keys`` (those not kept) in the background, in this order, instead of the previous plan."""
+        if not self.background:
+            return
+        with self._lock:
+            self._plan = [k for k in dict.fromkeys(keys) if k not in self._values and k not in self._running]
+            self._planned_at = time.monotonic()
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._work, name="stlearn-ahead", daemon=True)
+                self._thread.start()
+            self._lock.notify_all()
+
+    def clear(self) -> None:
+        """Forget every kept value (tests: a view that must compute everything again)."""
+        with self._lock:
+            self._values.clear()
+            self._made_ahead.clear()
+
+    def wait(self, timeout: float = 30.0) -> bool:
+        """Wait until the plan is done (tests, benchmarks); False if it is not done within ``timeout`` seconds."""
+        end = time.monotonic() + timeout
+        with self._lock:
+            while self._plan or self._running:
+                left = end - time.monotonic()
+                if left <= 0:
+                    return False
+                self._lock.wait(left)
+        return True
+
+    def _run(self, key: Hashable, compute: Callable[[Any], Any] | None = None) -> Any:
+        with lesson_pass():
+            value = (compute or self._compute)(key)
+        with self._lock:
+            self.computed += 1
+        return value
+
+    def _store(self, key: Hashable, value: Any) -> None:
+        self._values[key] = value
+        self._values.move_to_end(key)
+        while len(self._values) > self.keep:
+            old, _ = self._values.popitem(last=False)
+            self._made_ahead.discard(old)
+
+    def _work(self) -> None:
+        while True:
+            with self._lock:
+                while True:
+                    pause = self._planned_at + self.PAUSE - time.monotonic()
+                    if self._plan and pause <= 0:
+                        break
+                    self._lock.wait(pause if self._plan else None)
+                key = self._plan.pop(0)
+                done = self._running[key] = threading.Event()
+            try:
+                value = self._run(key, self._compute_ahead)
+            except Exception:  # shown when the learner gets there: get() computes it again and raises in the view
+                value = _FAILED
+            with self._lock:
+                if value is not _FAILED:
+                    self._store(key, value)
+                    self._made_ahead.add(key)
+                    self.ahead += 1
+                del self._running[key]
+                done.set()
+                self._lock.notify_all()
+
+
+_FAILED = object()
+
+
+def neighbours(options: Sequence[Any], value: Any, previous: Any = None) -> list[Any]:
+    """The options next to ``value`` in ``options``: the one in the direction of the last move (from ``previous``)
+    first, then the other one (lessons 4-6 and 10: what a view computes ahead)."""
+    items = list(options)
+    if value not in items:
+        return []
+    k = items.index(value)
+    after, before = items[k + 1 : k + 2], items[max(k - 1, 0) : k]
+    backwards = previous in items and items.index(previous) > k
+    return before + after if backwards else after + before

@@ -1,0 +1,122 @@
+"""Computing ahead (stlearn.widgets._ahead): what a view computes in the background is what it would compute when
+asked, kept, waited for when in progress, never computed twice, and a new plan replaces the old one."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from stlearn.models import ConvLSTM, PredRNN
+from stlearn.widgets import ConnectivityExplorer
+from stlearn.widgets._ahead import ComputeAhead, neighbours
+
+
+def test_get_computes_keeps_and_counts():
+    calls = []
+    ahead = ComputeAhead(lambda k: calls.append(k) or k * 2, keep=2)
+    assert ahead.get(1) == 2 and ahead.get(1) == 2 and calls == [1]
+    ahead.get(2)
+    ahead.get(3)  # keeps the last two
+    assert 1 not in ahead and 2 in ahead and 3 in ahead and ahead.computed == 3 and ahead.hits == 0
+
+
+def test_plan_computes_in_the_background_and_get_uses_it():
+    threads = []
+    ahead = ComputeAhead(lambda k: threads.append(threading.current_thread().name) or k + 100)
+    ahead.plan([5, 6])
+    assert ahead.wait(10)
+    assert threads == ["stlearn-ahead", "stlearn-ahead"] and ahead.ahead == 2
+    assert ahead.get(6) == 106 and ahead.hits == 1 and ahead.computed == 2  # no second computation
+
+
+def test_a_new_plan_replaces_the_old_one_and_get_waits_for_a_key_in_progress():
+    started = threading.Event()
+    release = threading.Event()
+    done = []
+
+    def slow(k):
+        if k == "a":
+            started.set()
+            release.wait(10)
+        done.append(k)
+        return k.upper()
+
+    ahead = ComputeAhead(slow)
+    ahead.plan(["a", "b"])
+    assert started.wait(10)
+    ahead.plan(["c"])  # "b" is dropped; "a" is in progress
+    result = []
+    waiter = threading.Thread(target=lambda: result.append(ahead.get("a")))
+    waiter.start()
+    time.sleep(0.05)
+    assert not result  # waiting for the background, not computing "a" a second time
+    release.set()
+    waiter.join(10)
+    assert ahead.wait(10)
+    assert result == ["A"] and sorted(done) == ["a", "c"]
+
+
+def test_a_failure_ahead_is_not_kept_and_raises_when_asked_for():
+    def compute(k):
+        if k < 0:
+            raise ValueError("negative")
+        return k
+
+    ahead = ComputeAhead(compute)
+    ahead.plan([-1, 2])
+    assert ahead.wait(10) and -1 not in ahead and 2 in ahead
+    with pytest.raises(ValueError, match="negative"):
+        ahead.get(-1)
+
+
+def test_without_background_plans_do_nothing():
+    ahead = ComputeAhead(lambda k: k, background=False)
+    ahead.plan([1, 2])
+    assert ahead.wait(1) and ahead.computed == 0 and 1 not in ahead
+
+
+def test_neighbours_put_the_continuation_of_the_last_move_first():
+    assert neighbours(range(10), 4, 3) == [5, 3]
+    assert neighbours(range(10), 4, 5) == [3, 5]
+    assert neighbours(range(10), 0) == [1] and neighbours(range(10), 9, 8) == [8]
+    assert neighbours(["a", "b"], "z") == []
+
+
+@pytest.fixture(scope="module")
+def models():
+    torch.manual_seed(0)
+    return {"ConvLSTM": ConvLSTM(frame_size=(16, 16), patch_size=2, hidden_channels=[4, 4]).eval(),
+            "PredRNN": PredRNN(frame_size=(16, 16), patch_size=2, hidden_channels=[4, 4]).eval()}  # fmt: skip
+
+
+def test_connectivity_computes_the_next_pixels_ahead_with_the_same_maps(models):
+    frames = torch.rand(2, 6, 1, 16, 16)
+    view = ConnectivityExplorer(models, frames, sequences=[0, 1], input_len=3)
+    y, x = view.row.value, view.col.value
+    view.col.value = (x + 1) % 16 if x < 15 else x - 1
+    assert view.maps.wait(30)
+    step = view.col.value + (view.col.value - x)
+    assert (0, 1, y, step) in view.maps or not 0 <= step < 16  # the next step of the move, computed ahead
+    for key in [(0, 1, y, step), (0, 2, y, view.col.value), (0, 1, (y + 1) % 16, view.col.value)]:
+        if key in view.maps:
+            computed = view._compute_maps(key)
+            kept = view.maps.get(key)
+            for a, b in zip(kept, computed, strict=True):
+                np.testing.assert_array_equal(a.maps, b.maps)
+    backwards = sum(p.backwards for p in view._probes.values())
+    if 0 <= step < 16:
+        view.col.value = step  # computed ahead: no backward pass now
+        assert view.canvas.last_error is None and view.maps.hits >= 1
+        assert sum(p.backwards for p in view._probes.values()) == backwards
+        assert {inf.col for inf in view.influences.values()} == {step}
+
+
+def test_connectivity_can_be_told_not_to_compute_ahead(models):
+    view = ConnectivityExplorer(models, torch.rand(1, 6, 1, 16, 16), input_len=3, ahead=False)
+    view.row.value = (view.row.value + 1) % 16
+    time.sleep(0.2)
+    assert view.maps.ahead == 0 and sum(p.backwards for p in view._probes.values()) == 2 * 2
