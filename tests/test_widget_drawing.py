@@ -336,3 +336,30 @@ def test_guarded_updates_flush_denormals_and_restore_the_setting():
             assert (denormal_times_one() == 0.0) == flushing_before, "the guard did not restore the setting"
         finally:
             torch.set_flush_denormal(False)
+
+
+# --------------------------------------------------------------------------- arrows
+
+
+@pytest.mark.parametrize("pivot", ["tip", "tail"])
+def test_fast_quiver_draws_the_arrows_a_quiver_draws(pivot):
+    from stlearn.widgets._arrows import fast_quiver
+
+    rng = np.random.default_rng(0)
+    x, y = np.meshgrid(np.arange(0, 16, 2.0), np.arange(0, 16, 2.0))
+    u, v = rng.normal(size=x.shape) * 2, rng.normal(size=x.shape) * 2
+    style = {"angles": "xy", "scale_units": "xy", "scale": 1, "pivot": pivot, "width": 0.007, "headwidth": 3.5,
+             "headlength": 4, "headaxislength": 3.5, "color": "#ff5a36"}  # fmt: skip (lesson 8's arrows)
+    pictures = []
+    for fast in (False, True):
+        fig = Figure(figsize=(3, 3), dpi=80)
+        FigureCanvasAgg(fig)
+        ax = fig.add_axes((0, 0, 1, 1))
+        ax.imshow(np.zeros((16, 16)), cmap="gray")
+        q = fast_quiver(ax, x, y, 0 * u, 0 * v, **style) if fast else ax.quiver(x, y, 0 * u, 0 * v, **style)
+        q.set_UVC(u, v)  # as the view moves them
+        fig.canvas.draw()
+        pictures.append(np.asarray(fig.canvas.buffer_rgba()).astype(int))
+    diff = np.abs(pictures[0] - pictures[1]).max(axis=2)
+    assert (pictures[0] != pictures[0][0, 0]).any(axis=2).sum() > 500  # arrows were drawn
+    assert (diff > 8).mean() < 0.005 and diff.mean() < 0.1  # the same arrows; edges blended once where they overlap

@@ -167,7 +167,7 @@ def test_gate_surgery_runs_the_next_settings_ahead_with_the_same_results(convlst
     assert ui.runs == runs and ui.edited.hits == 1 and ui.canvas.last_error is None
     x = frames[0:1]
     direct = run_surgery(convlstm, x, Surgery("clamp", "f", 0.1, layers=0, steps="forecast"), INPUT_LEN)
-    np.testing.assert_array_equal(ui.modified()["run"].predictions.numpy(), direct.predictions.numpy())
+    np.testing.assert_array_equal(ui.modified()["predictions"].numpy(), direct.predictions.numpy())
     ui.edit.value = "bias"  # the next edit, with the value its slider then shows (0)
     assert ui.edited.wait(60) and ui.canvas.last_error is None and ui.settings()[5] == 0.0
 

@@ -25,6 +25,8 @@ DECADES = 3.0
 GAP = 2
 #: (sequence, lead, pixel) whose influence maps the view keeps (~0.65 MB each for two models on 64 × 64 frames)
 KEPT_PIXELS = 32
+#: pixels (and lead times) computed ahead after each update: the next step of each control
+AHEAD = 3
 
 
 class ConnectivityExplorer:
@@ -192,9 +194,10 @@ class ConnectivityExplorer:
         }
         moved = [name for name, k in (("lead", 1), ("row", 2), ("col", 3)) if last[k] != key[k]]
         order = moved + [name for name in steps if name not in moved]
-        # the continuation of each control first (the learner steps on), then back
-        self.maps.plan([s[0] for name in order for s in [steps[name]] if s] +
-                       [k for name in order for k in steps[name][1:]])  # fmt: skip
+        # the continuation of each control first (the learner steps on), then back; no more than AHEAD pixels (each
+        # is a backward pass per model: a longer plan would still run when the next key press comes)
+        keys = [s[0] for name in order for s in [steps[name]] if s] + [k for name in order for k in steps[name][1:]]
+        self.maps.plan(keys[:AHEAD])
 
     def _colours(self, rel: np.ndarray) -> np.ndarray:
         """The mosaic of ``rel`` (log10 relative influence, ≤ 0) as RGBA bytes: colour-mapped here with a lookup table

@@ -51,6 +51,8 @@ EQUATIONS = {
 
 #: edited runs kept per view (settings seen or run ahead; ~0.5 MB each with their traces on 64 × 64 frames)
 KEPT_RUNS = 32
+#: settings run ahead after each update: the next step of the control that moved, then of the others
+AHEAD = 6
 
 
 def _cmap(name: str) -> Any:
@@ -257,15 +259,18 @@ class GateSurgery:
         model = model or self.model
         base = self.baseline_of(settings[0], model)
         out = run_surgery(model, base["x"], self._surgery_of(settings), self.input_len, baseline=base["run"])
-        return {**self._scores(out.predictions, base["x"]), "run": out}
+        # kept: the forecast, its scores and the shown gate's maps (the whole trace is ~4-6 MB a run)
+        return {**self._scores(out.predictions, base["x"]), "predictions": out.predictions,
+                "gates": self.gate_maps(out, settings)}  # fmt: skip
 
     def _modified_ahead(self, settings: tuple) -> dict[str, Any]:
         """:meth:`_modified_of` in the background thread, on the view's copy of the model."""
         return self._modified_of(settings, self._ahead_model)
 
     def modified(self) -> dict[str, Any]:
-        """The edited forecast of the current sequence with its scores and its trace (one model pass, unless these
-        settings were run before or ahead).
+        """The edited forecast of the current settings (``"predictions"``), its scores (``"pred"`` clipped, ``"mse"``,
+        ``"ssim"`` per lead) and the shown gate's maps (``"gates"``, as :meth:`gate_maps`): one model pass, unless
+        these settings were run before or ahead.
 
         The steps before the edit's first step are resumed from the cached unmodified run (a forecast
         edit re-runs only the forecast steps; the result is the same as the full edited rollout).
@@ -298,26 +303,31 @@ class GateSurgery:
                                      *now[6:]))  # fmt: skip
         moved = [k for k in steps if now[k] != last[k]]
         order = moved + [k for k in steps if k not in moved]
-        self.edited.plan([steps[k][0] for k in order if steps[k]] + [s for k in order for s in steps[k][1:]])
+        keys = [steps[k][0] for k in order if steps[k]] + [s for k in order for s in steps[k][1:]]
+        self.edited.plan(keys[:AHEAD])  # a longer plan would still run when the next key press comes
 
-    def shown_gate(self) -> tuple[str, int]:
+    def shown_gate(self, settings: tuple | None = None) -> tuple[str, int]:
         """The gate (or state) the gate rows show and its layer: the edited one (M for the zigzag edits)."""
-        target = self.current_surgery().target or "m"
-        return target, (0 if self.layer.value == -1 or self.edit.value == "cut_zigzag" else self.layer.value)
+        settings = settings or self.settings()
+        edit, layer = settings[1], settings[3]
+        target = self._surgery_of(settings).target or "m"
+        return target, (0 if layer == -1 or edit == "cut_zigzag" else layer)
 
-    def gate_maps(self, run: Any) -> tuple[np.ndarray, np.ndarray]:
+    def gate_maps(self, run: Any, settings: tuple | None = None) -> tuple[np.ndarray, np.ndarray]:
         """The shown gate at the steps that made the forecast frames (input_len − 1 … T − 2), from ``run``'s trace.
 
         Returns the maps (n, H, W) on the grid — the chosen channel, or the mean over the channels — and the
-        gate's mean over the edited channels and region per step (n,).
+        gate's mean over the edited channels and region per step (n,). ``settings`` default: the controls'.
         """
-        gate, layer = self.shown_gate()
+        settings = settings or self.settings()
+        gate, layer = self.shown_gate(settings)
         steps = range(self.input_len - 1, self.input_len - 1 + self._t_out)
         g = torch.stack([getattr(run.trace.records[(t, layer)], gate)[0] for t in steps])  # (n, C, H, W)
-        ch = self.channel.value if self.edit.value != "cut_zigzag" else -1
+        cut = settings[1] == "cut_zigzag"
+        ch = -1 if cut else settings[6]
         maps = g.mean(1) if ch == -1 else g[:, ch]
         sel = g if ch == -1 else g[:, ch : ch + 1]
-        region = self.region() if self.edit.value != "cut_zigzag" else None
+        region = None if cut else self._region_of(settings)
         if region is not None:
             (r0, r1), (c0, c1) = region
             sel = sel[:, :, r0:r1, c0:c1]
@@ -440,7 +450,7 @@ class GateSurgery:
         mod = self.modified()
         self.strips["modified"].set(mod["pred"], [self._mse_label(v) for v in mod["mse"]])
         self.line_mod.set_ydata(mod["mse"])
-        self._draw_gates(base["run"], mod["run"])
+        self._draw_gates(base["run"], mod["gates"])
         # the error axis on a coarse scale (100, 200, 400, ...): a new sequence redraws the other two strips
         # (layer 0) and all after it, a new scale the y axis and the unmodified line (layer 1), an edit only the rest
         worst = 1.1 * max(float(base["mse"].max()), float(mod["mse"].max()), self.error_base / 100)
@@ -466,11 +476,11 @@ class GateSurgery:
         self._plan_ahead()
         self._shown_settings = self.settings()
 
-    def _draw_gates(self, base_run: Any, mod_run: Any) -> None:
+    def _draw_gates(self, base_run: Any, mod_gates: tuple[np.ndarray, np.ndarray]) -> None:
         """The gate rows: the shown gate per forecast step, unmodified and modified, and the region outlines."""
         gate, layer = self.shown_gate()
         p = self.model.patch_size
-        (m_base, s_base), (m_mod, s_mod) = self.gate_maps(base_run), self.gate_maps(mod_run)
+        (m_base, s_base), (m_mod, s_mod) = self.gate_maps(base_run), mod_gates
         kind = self.targets[gate]
         if kind == "state":  # unbounded: a symmetric scale from the unmodified maps
             top = max(float(np.abs(m_base).max()), 1e-6)
