@@ -7,11 +7,11 @@ cells, then for every slider of every widget: focus its handle, press ArrowRight
 range) with a real key event — for a dropdown, choose the next option (headless chromium's closed ``<select>``
 ignores arrow keys), timed from its ``input`` event — and measure in the page, from the event's time stamp
 (``KeyboardEvent.timeStamp``) to the first frame painted after one of the widget's images changed and was
-decoded (polled with ``requestAnimationFrame``; "painted" = a task queued from the rAF callback, which runs
-after that frame's paint). The first press of each control is a warm-up and not counted. Between presses the
-page waits until the update has landed. So the number includes the comm message to the kernel, the Python
-callback (model passes, drawing, PNG), the message back, image decoding and the paint — and the 16 ms frame
-granularity of the screen.
+decoded (a ``MutationObserver`` notices the new image; "painted" = a task queued from the next
+``requestAnimationFrame`` callback, which runs after that frame's paint). The first press of each control is a
+warm-up and not counted. Between presses the page waits until the update has landed. So the number includes
+the comm message to the kernel, the Python callback (model passes, drawing, PNG), the message back, image
+decoding and the paint — and the 16 ms frame granularity of the screen.
 
 Writes ``latency.json`` and ``latency.md`` under ``--out`` (per widget and control: n, median, p95, max ms;
 the target is a median ≤ 100 ms on 2 cores). Needs chromium and the playwright package; without them the
@@ -297,7 +297,10 @@ def write(result: dict, out: Path, machine: dict) -> None:
         "time "
         "stamp to the first frame painted after one of the widget's images changed (`benchmarks/bench_latency.py`). "
         f"Target: median ≤ {TARGET_MS:.0f} ms. Load average (1 min) at the start and the end: "
-        + " and ".join(f"{v:.1f}" for v in result.get("load_average", [])) + ".",
+        + " and ".join(f"{v:.1f}" for v in result.get("load_average", [])) + ". "
+        "GateSurgery and ConnectivityExplorer compute ahead, while the learner looks, the settings one step from the "
+        "shown ones (a key press steps a control: what is measured here); a jump to a setting not computed ahead "
+        "costs their model passes on top (`widgets.md`, the rows run with `ahead=False`).",
         "",
         "## Per widget (its slowest slider)",
         "",

@@ -274,6 +274,7 @@ class CellExplorer:
         tm = self.terms(layer)
         self.channel.max = tm["i"].shape[1] - 1  # layers may differ in width
         k = self.channel.value
+        self._show_diagram(gate)
         colour = self.parts[gate]
         values = tm[gate][t, k]
         _, _, cmap, _, _ = GATE_STYLE[gate]
@@ -282,15 +283,13 @@ class CellExplorer:
         self.im.set_clim(*gate_limits(gate, tm[gate][:, k]))
         self.marker.set_xy((x - 0.5, y - 0.5))
         self.map_title.set_text(f"{self.labels[gate]}\nstep {t}, layer {layer}, channel {k}")
-        self.canvas.render()
-        # the diagram and the texts after the map: each costs the browser a layout (the equation a typesetting)
-        # before it paints
-        self._show_diagram(gate)
+        # the texts before the map: the browser lays them out while the kernel draws
         self.equation.value = f"<div style='color:{colour};font-size:15px'>{self.equations[gate]}</div>"
         shapes = html.escape(self._shapes(gate, layer))
         self.shapes.value = f"<pre style='font-size:11px;color:#444;margin:0'>{shapes}</pre>"
         numbers = f"at pixel (y, x) = ({y}, {x}):\n" + self._values(gate, tm, (t, k, y, x))
         self.values.value = f"<pre style='font-size:12.5px;line-height:1.35;margin:0'>{html.escape(numbers)}</pre>"
+        self.canvas.render()
 
     def _ipython_display_(self) -> None:
         from IPython.display import display

@@ -253,6 +253,9 @@ class ConnectivityExplorer:
         for r in range(len(self.strips)):
             self.marks[r].set_data(marks_x, [y] * self.input_len)
             self.side_marks[r].set_data([x], [y])
+        # the read-out before the picture: the browser lays it out while the kernel draws
+        where = f"sequence {index}, forecast pixel (y, x) = ({y}, {x}) at lead {lead}"
+        self.readout.value = f"<div style='font-size:90%'>{where}<br>" + "<br>".join(lines) + "</div>"
         self.canvas.layer_keys = [(index, lead)]
         if self._first:
             self.canvas.render()
@@ -260,9 +263,6 @@ class ConnectivityExplorer:
         else:
             self.canvas.render_changed(0 if frames_changed else None)
         self._frames_key = (index, lead)
-        # the read-out after the picture (an HTML update costs the browser a layout of the notebook before it paints)
-        where = f"sequence {index}, forecast pixel (y, x) = ({y}, {x}) at lead {lead}"
-        self.readout.value = f"<div style='font-size:90%'>{where}<br>" + "<br>".join(lines) + "</div>"
         self._plan_ahead((index, lead, y, x))
         self._shown = (index, lead, y, x)
 

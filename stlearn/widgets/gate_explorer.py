@@ -229,8 +229,7 @@ class GateExplorer:
         for box in self.boxes:
             box.set_xy((x * p - 0.5, y * p - 0.5))
         self.box_gate.set_xy((x - 0.5, y - 0.5))
-        self.canvas.render_changed(0 if scale_changed else None)
-        # the texts after the picture: each HTML update costs the browser a layout before it paints
+        # the texts before the picture: the browser lays them out while the kernel draws
         self.headline.value = f"<b>sequence {self.sequence.value}, step t = {t}</b> ({stage}), layer {layer}"
         rec = tr.records[layer]
         width = max(18, max(len(v) for v in self.labels.values()) + 1)
@@ -239,6 +238,7 @@ class GateExplorer:
             "<pre style='font-size:12px;line-height:1.3;margin:0'>"
             f"<b>probe</b> (y, x) = ({y}, {x}), ch {k}\n{html.escape(lines)}</pre>"
         )
+        self.canvas.render_changed(0 if scale_changed else None)
 
     def _ipython_display_(self) -> None:
         from IPython.display import display

@@ -170,8 +170,8 @@ class GateSurgery:
         self.cols = widgets.IntRangeSlider(value=(gw // 4, (3 * gw) // 4 - 1), min=0, max=gw - 1, description="cols",
                                            continuous_update=False, layout=row, style=desc)  # fmt: skip
         self.region_box = widgets.VBox([], layout=widgets.Layout(min_width="310px"))
-        #: the edit and its equation, what it did to the gate, the change of the scores: one HTML widget, set after the
-        #: picture is sent (each HTML update costs the browser a layout of the notebook before it paints the picture)
+        #: the edit and its equation, what it did to the gate, the change of the scores: one HTML widget (each HTML
+        #: update costs the browser a layout of the notebook), set before the picture is drawn
         self.readout = widgets.HTML()
         self._build_figure(first)
         guard = self.canvas.guard
@@ -458,8 +458,6 @@ class GateSurgery:
         rescaled = self.ax_err.get_ylim()[1] != top
         if rescaled:
             self.ax_err.set_ylim(0, top)
-        self.canvas.layer_keys = [self.sequence.value, top]
-        self.canvas.render_changed(0 if full else 1 if rescaled else None)
         surgery = self.current_surgery()
         g = TARGET_LABELS.get(surgery.target or "", "")
         eq = EQUATIONS[surgery.edit].format(g=g.split(" ")[-1] if g else "g")
@@ -472,7 +470,10 @@ class GateSurgery:
             f"mean SSIM {base['ssim'].mean():.3f} → <b>{mod['ssim'].mean():.3f}</b> ({d_ssim:+.3f}) "
             f"over the {len(base['mse'])} forecast frames of sequence {self.sequence.value}",
         ]
+        # the text before the picture: the browser lays it out while the kernel draws
         self.readout.value = "".join(f"<div>{line}</div>" for line in lines)
+        self.canvas.layer_keys = [self.sequence.value, top]
+        self.canvas.render_changed(0 if full else 1 if rescaled else None)
         self._plan_ahead()
         self._shown_settings = self.settings()
 

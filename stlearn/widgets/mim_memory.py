@@ -183,11 +183,11 @@ class MIMMemoryExplorer:
         self.side.set_text("\n".join(lines))
         self.marker.set_xdata([t, t])
         phase = "input phase" if t < tr.input_len else "forecast phase: the model reads its own prediction"
+        # the text before the picture: the browser lays it out while the kernel draws
+        self.headline.value = f"<b>sequence {self.sequence.value}, step t = {t}</b> ({phase}), MIM block {layer}"
         changed = 0 if getattr(self, "_curves_changed", False) else None
         self._curves_changed = False
         self.canvas.render_changed(changed)
-        # after the picture: an HTML update costs the browser a layout of the notebook before it paints
-        self.headline.value = f"<b>sequence {self.sequence.value}, step t = {t}</b> ({phase}), MIM block {layer}"
 
     def _ipython_display_(self) -> None:
         from IPython.display import display

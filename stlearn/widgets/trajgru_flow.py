@@ -194,15 +194,15 @@ class TrajGRUFlowExplorer:
             self._set_top(tr, t, s, link)
         self._set_bottom(tr, t, s, link, self.channel.value)
         phase = "encoder: reads a frame" if t < tr.input_len else "forecaster: reads no frame"
+        # the text before the picture: the browser lays it out while the kernel draws
+        self.headline.value = (
+            f"<b>sequence {self.sequence.value}, step t = {t}</b> ({phase}), scale {s}, link {link + 1}"
+        )
         if self._full:
             self._full = False
             self.canvas.render()
         else:
             self.canvas.render_changed(0 if top_changed else None)
-        # after the picture: an HTML update costs the browser a layout of the notebook before it paints
-        self.headline.value = (
-            f"<b>sequence {self.sequence.value}, step t = {t}</b> ({phase}), scale {s}, link {link + 1}"
-        )
 
     def _set_top(self, tr: Any, t: int, s: int, link: int) -> None:
         """The top row (a layer, kept per sequence, step, scale and link): the frame, each link's arrows and title."""

@@ -258,13 +258,13 @@ class ZigzagFlow:
         else:
             came = f"M^{source[1]}_{source[0]} (mean |M| {fl.m_mean[source]:.3f})"
         stage = "input phase" if t < fl.input_len else "forecast phase"
-        self._render()
-        # after the picture: an HTML update costs the browser a layout of the notebook before it paints
+        # the text before the picture: the browser lays it out while the kernel draws
         self.headline.value = (
             f"<b>hop {hop + 1}/{len(self.diagram.order)}: step t = {t}, layer {layer}</b> ({stage}) reads "
             f"{html.escape(came)} and writes M^{layer}_{t}: mean |M| {fl.m_mean[t, layer]:.3f}, "
             f"‖M‖ {fl.m_norm[t, layer]:.1f}; mean |C^{layer}_{t}| {fl.c_mean[t, layer]:.3f}"
         )
+        self._render()
 
     def _ipython_display_(self) -> None:
         from IPython.display import display
