@@ -7,11 +7,11 @@ cells, then for every slider of every widget: focus its handle, press ArrowRight
 range) with a real key event — for a dropdown, choose the next option (headless chromium's closed ``<select>``
 ignores arrow keys), timed from its ``input`` event — and measure in the page, from the event's time stamp
 (``KeyboardEvent.timeStamp``) to the first frame painted after one of the widget's images changed and was
-decoded (a ``MutationObserver`` notices the new image; "painted" = a task queued from the next
-``requestAnimationFrame`` callback, which runs after that frame's paint). The first press of each control is a
-warm-up and not counted. Between presses the page waits until the update has landed. So the number includes
-the comm message to the kernel, the Python callback (model passes, drawing, PNG), the message back, image
-decoding and the paint — and the 16 ms frame granularity of the screen.
+decoded (polled with ``requestAnimationFrame``; "painted" = a task queued from the rAF callback, which runs
+after that frame's paint). The first press of each control is a warm-up and not counted. Between presses the
+page waits until the update has landed. So the number includes the comm message to the kernel, the Python
+callback (model passes, drawing, PNG), the message back, image decoding and the paint — and the 16 ms frame
+granularity of the screen.
 
 Writes ``latency.json`` and ``latency.md`` under ``--out`` (per widget and control: n, median, p95, max ms;
 the target is a median ≤ 100 ms on 2 cores). Needs chromium and the playwright package; without them the
@@ -62,9 +62,7 @@ WIDGETS = ("ForecastPlayer", "FrameViewer", "GateExplorer", "CellExplorer", "Pre
            "MIMMemoryExplorer")  # fmt: skip
 TARGET_MS = 100.0
 
-#: in the page: arm a measurement on one output area; window.__lat.ms is set once the update is painted. A
-#: MutationObserver notices the new image (no per-frame polling: a requestAnimationFrame loop kept the renderer
-#: busy on every frame, taking CPU from the kernel on a 2-core machine, which a learner's idle page does not).
+#: in the page: arm a measurement on one output area; window.__lat.ms is set once the update is painted
 _ARM = """(area) => {
   const srcs = () => Array.from(area.querySelectorAll('img')).map(i => i.src);
   const before = srcs();
@@ -72,20 +70,20 @@ _ARM = """(area) => {
   const start = e => { if (lat.t0 === null) lat.t0 = e.timeStamp; };
   document.addEventListener('keydown', start, {capture: true, once: true});   // a slider's key press
   document.addEventListener('input', start, {capture: true, once: true});     // a dropdown's option chosen
-  const seen = new MutationObserver(() => {
+  const started = performance.now();
+  const poll = () => {
+    if (performance.now() - started > 5000) return;    // given up: window.__lat.ms stays null
     const imgs = Array.from(area.querySelectorAll('img'));
     const k = imgs.findIndex((img, j) => img.src !== before[j]);
-    if (lat.t0 === null || (k < 0 && imgs.length === before.length)) return;
-    seen.disconnect();
+    if (lat.t0 === null || (k < 0 && imgs.length === before.length)) { requestAnimationFrame(poll); return; }
     const img = imgs[Math.max(k, 0)];
     lat.arrived = performance.now() - lat.t0;          // the new image is in the page (its src set)
     const painted = () => requestAnimationFrame(() => setTimeout(() => {
       lat.ms = performance.now() - lat.t0;
     }, 0));
     (img && img.decode ? img.decode() : Promise.resolve()).then(painted, painted);
-  });
-  seen.observe(area, {subtree: true, childList: true, attributes: true, attributeFilter: ['src']});
-  setTimeout(() => seen.disconnect(), 5000);           // given up: window.__lat.ms stays null
+  };
+  requestAnimationFrame(poll);
 }"""
 
 
@@ -233,7 +231,7 @@ def press_to_paint(page, handle, presses: int) -> list[tuple[float, float] | Non
         else:
             page.keyboard.press("ArrowRight" if now < high else "ArrowLeft")
         try:
-            page.wait_for_function("window.__lat && window.__lat.ms !== null", timeout=5_000, polling=100)
+            page.wait_for_function("window.__lat && window.__lat.ms !== null", timeout=5_000, polling="raf")
             out.append(tuple(page.evaluate("[window.__lat.ms, window.__lat.arrived]")))
         except Exception:  # no update within 5 s
             out.append(None)
