@@ -120,3 +120,35 @@ def test_connectivity_can_be_told_not_to_compute_ahead(models):
     view.row.value = (view.row.value + 1) % 16
     time.sleep(0.2)
     assert view.maps.ahead == 0 and sum(p.backwards for p in view._probes.values()) == 2 * 2
+
+
+def test_the_background_thread_ends_when_idle_and_a_new_plan_starts_another():
+    ahead = ComputeAhead(lambda k: k)
+    ahead.IDLE = 0.2
+    ahead.plan([1])
+    assert ahead.wait(10)
+    deadline = time.monotonic() + 10
+    while ahead._thread is not None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert ahead._thread is None  # ended: a view no longer shown does not keep a thread (and itself) alive
+    ahead.plan([2])
+    assert ahead.wait(10) and 2 in ahead and ahead.ahead == 2
+
+
+def test_stop_waits_for_the_key_in_progress_and_plans_nothing_more():
+    started, finished = threading.Event(), []
+
+    def slow(k):
+        started.set()
+        time.sleep(0.2)
+        finished.append(k)
+        return k
+
+    ahead = ComputeAhead(slow)
+    ahead.plan([1, 2, 3])
+    assert started.wait(10)
+    ahead.stop()
+    assert finished == [1]  # the pass in progress ended; the rest of the plan was dropped
+    ahead.plan([4])
+    time.sleep(0.2)
+    assert 4 not in ahead and ahead.get(5) == 5  # asking still computes

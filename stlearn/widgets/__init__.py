@@ -27,7 +27,10 @@ Given a PredRNN, GateExplorer and CellExplorer switch to the ST-LSTM's parts (i,
 o, C, M, H) and CellExplorer draws the ST-LSTM cell (lesson 5).
 
 Every view draws its figure once and afterwards only updates image data and texts; the model runs
-once per sequence (cached). Errors in a callback appear in the view's red error line.
+once per sequence (cached). The two views whose update is a model pass, GateSurgery and
+ConnectivityExplorer, compute the settings one step away in a background thread while the learner
+looks (``_ahead.ComputeAhead``): stepping a control shows a result already computed. Errors in a
+callback appear in the view's red error line.
 """
 
 from .cell_explorer import CellExplorer

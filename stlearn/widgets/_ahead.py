@@ -13,8 +13,10 @@ ConnectivityExplorer (lesson 10, two backward passes).
 
 from __future__ import annotations
 
+import atexit
 import threading
 import time
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Sequence
 from typing import Any
@@ -41,6 +43,8 @@ class ComputeAhead:
 
     #: seconds between a plan and the start of its work (the picture's decoding and paint come first)
     PAUSE = 0.05
+    #: seconds the background thread waits for a new plan before it ends (a view no longer used is then freed)
+    IDLE = 30.0
 
     def __init__(self, compute: Callable[[Any], Any], keep: int = 32, *, background: bool = True,
                  compute_ahead: Callable[[Any], Any] | None = None) -> None:  # fmt: skip
@@ -55,7 +59,9 @@ class ComputeAhead:
         self._planned_at = 0.0
         self._lock = threading.Condition()
         self._thread: threading.Thread | None = None
+        self._stopped = False
         self.computed = self.ahead = self.hits = 0
+        _LIVE.add(self)
 
     def __contains__(self, key: Hashable) -> bool:
         with self._lock:
@@ -83,12 +89,25 @@ class ComputeAhead:
         if not self.background:
             return
         with self._lock:
+            if self._stopped:
+                return
             self._plan = [k for k in dict.fromkeys(keys) if k not in self._values and k not in self._running]
             self._planned_at = time.monotonic()
             if self._thread is None:
                 self._thread = threading.Thread(target=self._work, name="stlearn-ahead", daemon=True)
                 self._thread.start()
             self._lock.notify_all()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Plan nothing more and wait (at most ``timeout`` seconds) for the computation in progress: at exit, so that
+        no model pass is cut off while the interpreter shuts down."""
+        end = time.monotonic() + timeout
+        with self._lock:
+            self._stopped = True
+            self._plan = []
+            self._lock.notify_all()
+            while self._running and time.monotonic() < end:
+                self._lock.wait(max(end - time.monotonic(), 0.0))
 
     def clear(self) -> None:
         """Forget every kept value (tests: a view that must compute everything again)."""
@@ -125,10 +144,13 @@ class ComputeAhead:
         while True:
             with self._lock:
                 while True:
+                    if self._stopped or (not self._plan and time.monotonic() - self._planned_at > self.IDLE):
+                        self._thread = None  # idle for long (or stopped): end; the next plan starts a new thread
+                        return
                     pause = self._planned_at + self.PAUSE - time.monotonic()
                     if self._plan and pause <= 0:
                         break
-                    self._lock.wait(pause if self._plan else None)
+                    self._lock.wait(pause if self._plan else self.IDLE)
                 key = self._plan.pop(0)
                 done = self._running[key] = threading.Event()
             try:
@@ -146,6 +168,15 @@ class ComputeAhead:
 
 
 _FAILED = object()
+
+#: every ComputeAhead alive, stopped at exit
+_LIVE: weakref.WeakSet[ComputeAhead] = weakref.WeakSet()
+
+
+@atexit.register
+def _stop_all() -> None:
+    for ahead in list(_LIVE):
+        ahead.stop()
 
 
 def neighbours(options: Sequence[Any], value: Any, previous: Any = None) -> list[Any]:
