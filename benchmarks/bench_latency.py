@@ -239,10 +239,18 @@ def press_to_paint(page, handle, presses: int) -> list[tuple[float, float] | Non
     return out
 
 
+def _cpu_times() -> list[int] | None:
+    """The machine's CPU time counters (user, nice, system, idle, iowait, irq, softirq, steal, ...), or None."""
+    try:
+        return [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except (OSError, ValueError):
+        return None
+
+
 def run(lessons: list[str], presses: int, progress=print, notebooks: Path | None = None) -> dict:
     """Measure every slider of ``lessons``; returns {"rows": [...], "errors": {...}}."""
     rows, errors = [], {}
-    load_before = os.getloadavg()
+    load_before, cpu_before = os.getloadavg(), _cpu_times()
     with tempfile.TemporaryDirectory() as tmpdir:
         tmp = Path(tmpdir)
         served = tmp / "notebooks"
@@ -265,8 +273,14 @@ def run(lessons: list[str], presses: int, progress=print, notebooks: Path | None
                     progress(f"  {widget} {label}: " + (f"median {row['median_ms']:.0f} ms" if got else "no update"))
                 errors[nb] = page.errors
                 page.close()
-    # the machine's 1-minute load average at the start and the end: on a shared machine, the times depend on it
-    return {"rows": rows, "errors": errors, "load_average": [load_before[0], os.getloadavg()[0]]}
+    # the machine's 1-minute load average at the start and the end, and the share of the CPU time the hypervisor
+    # gave to other machines (steal): on a shared machine, the times depend on both
+    result = {"rows": rows, "errors": errors, "load_average": [load_before[0], os.getloadavg()[0]]}
+    cpu_after = _cpu_times()
+    if cpu_before and cpu_after and len(cpu_before) > 7:
+        spent = [b - a for a, b in zip(cpu_before, cpu_after, strict=False)]
+        result["steal_share"] = spent[7] / max(sum(spent[:8]), 1)
+    return result
 
 
 def by_widget(rows: list[dict]) -> list[dict]:
@@ -295,10 +309,14 @@ def write(result: dict, out: Path, machine: dict) -> None:
         "time "
         "stamp to the first frame painted after one of the widget's images changed (`benchmarks/bench_latency.py`). "
         f"Target: median ≤ {TARGET_MS:.0f} ms. Load average (1 min) at the start and the end: "
-        + " and ".join(f"{v:.1f}" for v in result.get("load_average", [])) + ". "
-        "GateSurgery and ConnectivityExplorer compute ahead, while the learner looks, the settings one step from the "
-        "shown ones (a key press steps a control: what is measured here); a jump to a setting not computed ahead "
-        "costs their model passes on top (`widgets.md`, the rows run with `ahead=False`).",
+        + " and ".join(f"{v:.1f}" for v in result.get("load_average", [])) + "; "
+        + (f"CPU time stolen by the hypervisor during the run: {result['steal_share']:.0%}. "
+           if "steal_share" in result else "")
+        + ("GateSurgery and ConnectivityExplorer compute ahead, while the learner looks, the settings one step from "
+           "the shown ones (a key press steps a control: what is measured here); a jump to a setting not computed "
+           "ahead costs their model passes on top (`widgets.md`, the rows run with `ahead=False`)."
+           if result.get("ahead", True) else
+           "Run with STLEARN_AHEAD=0: no view computes ahead, every step costs its model passes."),
         "",
         "## Per widget (its slowest slider)",
         "",
@@ -329,7 +347,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--lessons", default="", help="comma-separated lesson numbers, e.g. 01,03 (default: all)")
     ap.add_argument("--presses", type=int, default=9, help="measured presses per slider (after one warm-up)")
     ap.add_argument("--out", type=Path, default=RESULTS)
+    ap.add_argument("--no-ahead", action="store_true",
+                    help="views compute nothing ahead (STLEARN_AHEAD=0 in the kernels): the cost of every step")
     args = ap.parse_args(argv)
+    if args.no_ahead:
+        os.environ["STLEARN_AHEAD"] = "0"  # JupyterLab and its kernels inherit it
     missing = browser_missing()
     if missing:
         print(f"latency: skipped, {missing}")
@@ -337,6 +359,7 @@ def main(argv: list[str] | None = None) -> int:
     wanted = [s.strip() for s in args.lessons.split(",") if s.strip()]
     lessons = [nb for nb in LESSONS if not wanted or nb[:2] in wanted]
     result = run(lessons, args.presses)
+    result["ahead"] = not args.no_ahead
     write(result, args.out, machine_info())
     print((args.out / "latency.md").read_text())
     return 0

@@ -152,3 +152,10 @@ def test_stop_waits_for_the_key_in_progress_and_plans_nothing_more():
     ahead.plan([4])
     time.sleep(0.2)
     assert 4 not in ahead and ahead.get(5) == 5  # asking still computes
+
+
+def test_stlearn_ahead_0_in_the_environment_turns_it_off(monkeypatch):
+    monkeypatch.setenv("STLEARN_AHEAD", "0")
+    ahead = ComputeAhead(lambda k: k)
+    ahead.plan([1])
+    assert not ahead.background and ahead.wait(1) and 1 not in ahead

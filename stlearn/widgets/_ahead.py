@@ -14,6 +14,7 @@ ConnectivityExplorer (lesson 10, two backward passes).
 from __future__ import annotations
 
 import atexit
+import os
 import threading
 import time
 import weakref
@@ -35,6 +36,7 @@ class ComputeAhead:
       The thread starts :attr:`PAUSE` seconds after the plan (the browser paints the picture just sent first)
       and stops between two keys when a new plan comes.
 
+    ``background=False``, or ``STLEARN_AHEAD=0`` in the environment, computes only what is asked for.
     ``compute_ahead`` (default ``compute``) is what the background thread calls. ``computed`` counts the calls
     of either (in any thread), ``ahead`` those the background made, ``hits`` the :meth:`get` calls answered by a
     value computed ahead. A key whose computation raised is not kept (the next :meth:`get` computes it again, in
@@ -51,7 +53,8 @@ class ComputeAhead:
         self._compute = compute
         self._compute_ahead = compute_ahead or compute  # the background's way (e.g. one thread, not a pool's two)
         self.keep = keep
-        self.background = background
+        # STLEARN_AHEAD=0 in the environment turns computing ahead off everywhere (a busy shared machine; benchmarks)
+        self.background = background and os.environ.get("STLEARN_AHEAD", "1") != "0"
         self._values: OrderedDict[Hashable, Any] = OrderedDict()
         self._made_ahead: set[Hashable] = set()
         self._running: dict[Hashable, threading.Event] = {}
