@@ -159,3 +159,11 @@ def test_stlearn_ahead_0_in_the_environment_turns_it_off(monkeypatch):
     ahead = ComputeAhead(lambda k: k)
     ahead.plan([1])
     assert not ahead.background and ahead.wait(1) and 1 not in ahead
+
+
+def test_one_step_plan_puts_the_moved_control_first_then_one_step_of_each():
+    from stlearn.widgets._ahead import one_step_plan
+
+    steps = {"a": ["a+", "a-"], "b": ["b+", "b-"], "c": []}
+    assert one_step_plan(steps, ["b"], 10) == ["b+", "a+", "b-", "a-"]
+    assert one_step_plan(steps, [], 3) == ["a+", "b+", "a-"]

@@ -19,12 +19,12 @@ import threading
 import time
 import weakref
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any
 
 from ..models.base import lesson_pass
 
-__all__ = ["ComputeAhead", "neighbours"]
+__all__ = ["ComputeAhead", "neighbours", "one_step_plan"]
 
 
 class ComputeAhead:
@@ -192,3 +192,13 @@ def neighbours(options: Sequence[Any], value: Any, previous: Any = None) -> list
     after, before = items[k + 1 : k + 2], items[max(k - 1, 0) : k]
     backwards = previous in items and items.index(previous) > k
     return before + after if backwards else after + before
+
+
+def one_step_plan(steps: Mapping[Any, Sequence[Hashable]], moved: Sequence[Any], limit: int) -> list[Hashable]:
+    """What to compute ahead, from each control's keys one step away (``steps``: control → keys, the continuation
+    of its last move first): the first key of the controls that ``moved``, then the first of every other control,
+    then the rest; at most ``limit`` (a longer plan would still run when the next key press comes). Lessons 4-6, 10.
+    """
+    order = [*moved, *(c for c in steps if c not in moved)]
+    keys = [steps[c][0] for c in order if steps[c]] + [k for c in order for k in steps[c][1:]]
+    return keys[:limit]

@@ -15,7 +15,7 @@ import numpy as np
 from ..connectivity import Influence, InfluenceProbe
 from ..errors import InputError
 from ..models.base import lesson_pass
-from ._ahead import ComputeAhead, neighbours
+from ._ahead import ComputeAhead, neighbours, one_step_plan
 from ._strips import BlitImage, check_sequences, one_sequence, sequence_source
 
 __all__ = ["ConnectivityExplorer"]
@@ -193,11 +193,7 @@ class ConnectivityExplorer:
             "col": [(index, lead, y, v) for v in neighbours(range(self.w), x, last[3])],
         }
         moved = [name for name, k in (("lead", 1), ("row", 2), ("col", 3)) if last[k] != key[k]]
-        order = moved + [name for name in steps if name not in moved]
-        # the continuation of each control first (the learner steps on), then back; no more than AHEAD pixels (each
-        # is a backward pass per model: a longer plan would still run when the next key press comes)
-        keys = [s[0] for name in order for s in [steps[name]] if s] + [k for name in order for k in steps[name][1:]]
-        self.maps.plan(keys[:AHEAD])
+        self.maps.plan(one_step_plan(steps, moved, AHEAD))  # each pixel: a backward pass per model
 
     def _colours(self, rel: np.ndarray) -> np.ndarray:
         """The mosaic of ``rel`` (log10 relative influence, ≤ 0) as RGBA bytes: colour-mapped here with a lookup table

@@ -18,7 +18,7 @@ from matplotlib.ticker import MaxNLocator
 from .. import metrics
 from ..models.base import lesson_pass
 from ..surgery import Surgery, run_surgery, surgery_targets
-from ._ahead import ComputeAhead, neighbours
+from ._ahead import ComputeAhead, neighbours, one_step_plan
 from ._strips import BlitImage, FrameStrip, FrameStyle, check_sequences, frame_style, one_sequence, sequence_source
 
 __all__ = ["GateSurgery", "error_scale"]
@@ -49,7 +49,7 @@ EQUATIONS = {
 }
 
 
-#: edited runs kept per view (settings seen or run ahead; ~0.5 MB each with their traces on 64 × 64 frames)
+#: edited runs kept per view (settings seen or run ahead: forecast, scores, shown gate maps; ~0.2 MB each on 64 × 64)
 KEPT_RUNS = 32
 #: settings run ahead after each update: the next step of the control that moved, then of the others
 AHEAD = 6
@@ -129,11 +129,11 @@ class GateSurgery:
         self._cache: dict[tuple[int, bool], dict[str, Any]] = {}  # (sequence, the view's model?) → its run
         self._cache_lock = threading.Lock()  # the background may need a sequence's unmodified run too
         self._baseline_runs = 0
-        #: control settings (:meth:`settings`) → the edited forecast, its scores and trace: kept, some run ahead
+        #: settings (:meth:`settings`) → the edited forecast, its scores, the shown gate maps: kept, some run ahead
         self.edited = ComputeAhead(self._modified_of, KEPT_RUNS, background=ahead, compute_ahead=self._modified_ahead)
         # the background runs its own copy: a run may switch the model's zigzag off for a moment (cut the zigzag),
         # and the learner's model is shared with the other views of the lesson
-        self._ahead_model = copy.deepcopy(model) if ahead else None
+        self._ahead_model = copy.deepcopy(model) if self.edited.background else None
         self._shown_settings: tuple | None = None
         self._hold = False
         self._last_edit: str | None = None
@@ -301,10 +301,7 @@ class GateSurgery:
                     edit, gate = (v, now[2]) if k == 1 else (now[1], v)
                     steps[k].append((*now[:1], edit, gate, *now[3:5], round(self._edit_settings(edit, gate)[4], 6),
                                      *now[6:]))  # fmt: skip
-        moved = [k for k in steps if now[k] != last[k]]
-        order = moved + [k for k in steps if k not in moved]
-        keys = [steps[k][0] for k in order if steps[k]] + [s for k in order for s in steps[k][1:]]
-        self.edited.plan(keys[:AHEAD])  # a longer plan would still run when the next key press comes
+        self.edited.plan(one_step_plan(steps, [k for k in steps if now[k] != last[k]], AHEAD))
 
     def shown_gate(self, settings: tuple | None = None) -> tuple[str, int]:
         """The gate (or state) the gate rows show and its layer: the edited one (M for the zigzag edits)."""
