@@ -73,6 +73,30 @@ def test_a_failure_ahead_is_not_kept_and_raises_when_asked_for():
         ahead.get(-1)
 
 
+def test_cheap_computations_are_not_computed_ahead():
+    ahead = ComputeAhead(lambda k: k)
+    ahead.get(0)  # ~µs: computing ahead would only compete with the browser's paint
+    ahead.plan([1, 2])
+    assert ahead.cost < ahead.MIN_COST and ahead.wait(1) and ahead.ahead == 0 and 1 not in ahead
+
+    def costly(k):
+        time.sleep(2 * ComputeAhead.MIN_COST)
+        return k
+
+    ahead = ComputeAhead(costly)
+    ahead.get(0)
+    ahead.plan([1])
+    assert ahead.cost >= ahead.MIN_COST and ahead.wait(10) and ahead.ahead == 1 and 1 in ahead
+
+
+def test_the_background_waits_for_the_browser_to_paint_first():
+    started = []
+    ahead = ComputeAhead(lambda k: started.append(time.monotonic()) or k)
+    planned = time.monotonic()
+    ahead.plan([1])
+    assert ahead.wait(10) and started[0] - planned >= ahead.PAUSE * 0.99
+
+
 def test_without_background_plans_do_nothing():
     ahead = ComputeAhead(lambda k: k, background=False)
     ahead.plan([1, 2])
@@ -96,6 +120,7 @@ def models():
 def test_connectivity_computes_the_next_pixels_ahead_with_the_same_maps(models):
     frames = torch.rand(2, 6, 1, 16, 16)
     view = ConnectivityExplorer(models, frames, sequences=[0, 1], input_len=3)
+    view.maps.MIN_COST = 0.0  # these tiny models' maps are cheaper than worth computing ahead in a lesson
     y, x = view.row.value, view.col.value
     view.col.value = (x + 1) % 16 if x < 15 else x - 1
     assert view.maps.wait(30)
@@ -124,7 +149,7 @@ def test_connectivity_can_be_told_not_to_compute_ahead(models):
 
 def test_the_background_thread_ends_when_idle_and_a_new_plan_starts_another():
     ahead = ComputeAhead(lambda k: k)
-    ahead.IDLE = 0.2
+    ahead.IDLE, ahead.MIN_COST = 0.2, 0.0  # plan even cheap keys
     ahead.plan([1])
     assert ahead.wait(10)
     deadline = time.monotonic() + 10

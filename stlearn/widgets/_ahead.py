@@ -34,7 +34,9 @@ class ComputeAhead:
       computed now in the calling thread;
     * :meth:`plan` — the keys to compute in the background next, in this order (replaces the previous plan).
       The thread starts :attr:`PAUSE` seconds after the plan (the browser paints the picture just sent first)
-      and stops between two keys when a new plan comes.
+      and stops between two keys when a new plan comes. A plan is ignored while a computation costs less than
+      :attr:`MIN_COST` seconds (asked for, it answers in time anyway; done ahead, it would only compete
+      with the browser's paint for the same cores).
 
     ``background=False``, or ``STLEARN_AHEAD=0`` in the environment, computes only what is asked for.
     ``compute_ahead`` (default ``compute``) is what the background thread calls. ``computed`` counts the calls
@@ -43,8 +45,12 @@ class ComputeAhead:
     the caller's thread, and raises there). Lessons 4-6 and 10.
     """
 
-    #: seconds between a plan and the start of its work (the picture's decoding and paint come first)
-    PAUSE = 0.05
+    #: seconds between a plan and the start of its work: the browser decodes and paints the picture just sent first
+    #: (measured in the browser: key press → painted 60-100 ms; background work starting 50 ms after the send slowed
+    #: the paint of cheap updates by 20-50 ms)
+    PAUSE = 0.15
+    #: seconds a computation must take for computing ahead to pay (the last computation's)
+    MIN_COST = 0.010
     #: seconds the background thread waits for a new plan before it ends (a view no longer used is then freed)
     IDLE = 30.0
 
@@ -64,6 +70,8 @@ class ComputeAhead:
         self._thread: threading.Thread | None = None
         self._stopped = False
         self.computed = self.ahead = self.hits = 0
+        #: seconds the last computation took (None before the first)
+        self.cost: float | None = None
         _LIVE.add(self)
 
     def __contains__(self, key: Hashable) -> bool:
@@ -88,11 +96,13 @@ class ComputeAhead:
         return value
 
     def plan(self, keys: Sequence[Hashable]) -> None:
-        """Compute ``keys`` (those not kept) in the background, in this order, instead of the previous plan."""
+        """Compute ``keys`` (those not kept) in the background, in this order, instead of the previous plan; nothing
+        while a computation is cheaper than :attr:`MIN_COST`."""
         if not self.background:
             return
         with self._lock:
-            if self._stopped:
+            if self._stopped or (self.cost is not None and self.cost < self.MIN_COST):
+                self._plan = []
                 return
             self._plan = [k for k in dict.fromkeys(keys) if k not in self._values and k not in self._running]
             self._planned_at = time.monotonic()
@@ -130,10 +140,12 @@ class ComputeAhead:
         return True
 
     def _run(self, key: Hashable, compute: Callable[[Any], Any] | None = None) -> Any:
+        start = time.perf_counter()
         with lesson_pass():
             value = (compute or self._compute)(key)
         with self._lock:
             self.computed += 1
+            self.cost = time.perf_counter() - start
         return value
 
     def _store(self, key: Hashable, value: Any) -> None:
