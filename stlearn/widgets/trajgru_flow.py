@@ -8,11 +8,12 @@ from typing import Any
 import ipywidgets as widgets
 import numpy as np
 import torch
+from matplotlib.patches import Rectangle
 
 from ..errors import InputTypeError
 from ..viz.flow import arrow_grid, warped
 from ._arrows import fast_quiver
-from ._labels import axes_title, figure_text
+from ._labels import axes_title
 from ._strips import BlitImage, check_sequences, sequence_source
 
 __all__ = ["TrajGRUFlowExplorer"]
@@ -25,13 +26,16 @@ class TrajGRUFlowExplorer:
     the frame the step reads (a forecaster step reads none: its state last saw frame t − 1), the
     chosen link framed. Bottom row, for that link: one channel of :math:`H_{t-1}`, of
     :math:`\mathrm{warp}(H_{t-1}, U_l, V_l)` and their difference, and the flow's length
-    :math:`|(U_l, V_l)|` in frame pixels.
+    :math:`|(U_l, V_l)|` in frame pixels. The read-out above the figure gives the shapes, each link's mean
+    flow length and the chosen one's numbers (text the browser lays out: the figure's titles stay the same from
+    step to step, so they are drawn from kept bitmaps).
 
     The model runs once per sequence (:func:`~stlearn.models.trajgru_sequence_trace`, cached);
     step, link and channel only swap image data and arrows (one warp of a (C, h, w) state), redrawn
-    over a saved background (:class:`~stlearn.widgets._strips.BlitImage`); the top row is a layer kept
-    per (sequence, step, scale, link), so a channel change redraws only the bottom row; a scale change
-    rebuilds the arrows. Set ``.value`` of any control from Python to do what the mouse does.
+    over a saved background (:class:`~stlearn.widgets._strips.BlitImage`); the top row's frames and arrows are a
+    layer kept per (sequence, step, scale), so a link or channel change redraws only the bottom row, the titles
+    and the frame around the chosen link; a scale change rebuilds the arrows. Set ``.value`` of any control from
+    Python to do what the mouse does.
 
     Args:
         model: a TrajGRU (``load_pretrained("moving_digits", "trajgru")``).
@@ -117,12 +121,12 @@ class TrajGRUFlowExplorer:
 
     def _build_figure(self, tr: Any) -> None:
         n = self.links
-        self.canvas = BlitImage((max(1.75 * n, 7.2), 4.6))
+        self.canvas = BlitImage((max(1.75 * n, 7.2), 4.4))  # two rows of maps, their titles (the text is above)
         fig = self.canvas.figure
         height, width = tr.frames.shape[1:]
         self.extent = (-0.5, width - 0.5, height - 0.5, -0.5)
-        top = [fig.add_axes((0.01 + k * 0.98 / n, 0.53, 0.98 / n - 0.01, 0.38)) for k in range(n)]
-        bottom = [fig.add_axes((0.01 + k * 0.245, 0.04, 0.23, 0.38)) for k in range(4)]
+        top = [fig.add_axes((0.01 + k * 0.98 / n, 0.555, 0.98 / n - 0.01, 0.397)) for k in range(n)]
+        bottom = [fig.add_axes((0.01 + k * 0.245, 0.042, 0.23, 0.397)) for k in range(4)]
         blank = np.zeros((height, width))
         self.im_frames = [ax.imshow(blank, cmap="gray", vmin=0, vmax=1, interpolation="nearest") for ax in top]
         self.im_maps = [ax.imshow(np.zeros((2, 2)), cmap="RdBu_r", vmin=-1, vmax=1, interpolation="nearest",
@@ -135,7 +139,10 @@ class TrajGRUFlowExplorer:
         self.top, self.bottom = top, bottom
         self.top_titles = [axes_title(ax, fontsize=8) for ax in top]
         self.bottom_titles = [axes_title(ax, fontsize=8) for ax in bottom]
-        self.caption = figure_text(fig, 0.01, 0.985, fontsize=9, va="top")
+        # the chosen link's frame: one rectangle moved over the top row (the row itself stays kept)
+        self.highlight = Rectangle((0, 0), 1, 1, transform=fig.transFigure, fill=False, edgecolor="#c00000",
+                                   linewidth=2.0, clip_on=False)  # fmt: skip
+        fig.add_artist(self.highlight)
         self.quivers: list[Any] = []
         self.warp_quiver: Any = None
         self._full = True  # the next update draws everything (first draw, a scale with another number of links)
@@ -174,57 +181,55 @@ class TrajGRUFlowExplorer:
             for ax, visible in zip(self.top, shown, strict=True):
                 ax.set_visible(visible)
             self._full = True
-        # the top row (the links' arrows over the frame) is a layer: channel changes redraw only the bottom row
+        # the top row (the links' arrows over the frame) is a layer: link and channel changes redraw only the
+        # bottom row, the titles and the chosen link's frame
         frames = self.top[:links]
         self.canvas.layers = [[*(ax.images[0] for ax in frames), *self.quivers,
-                               *(sp for ax in frames for sp in ax.spines.values()), *self.top_titles[:links]]]
+                               *(sp for ax in frames for sp in ax.spines.values())]]  # fmt: skip
         self.canvas.animated = [*self.im_maps, self.im_length, self.warp_quiver,
-                                *(sp for ax in self.bottom for sp in ax.spines.values()), *self.bottom_titles,
-                                self.caption]  # fmt: skip
+                                *(sp for ax in self.bottom for sp in ax.spines.values()), *self.top_titles[:links],
+                                self.highlight, *self.bottom_titles]  # fmt: skip
         self._update()
 
     def _update(self) -> None:
         if self._busy:
             return
         tr, t, s, link = self.trace, self.step.value, self.scale.value, self.link.value
-        top = (self.sequence.value, t, s, link)
+        top = (self.sequence.value, t, s)
         top_changed = self._full or self.canvas.layer_keys != [top]
         self.canvas.layer_keys = [top]
         if self._full or (top_changed and not self.canvas.layer_kept(0)):
-            self._set_top(tr, t, s, link)
-        self._set_bottom(tr, t, s, link, self.channel.value)
-        phase = "encoder: reads a frame" if t < tr.input_len else "forecaster: reads no frame"
+            self._set_top(tr, t, s)
+        self._set_link(link)
+        numbers = self._set_bottom(tr, t, s, link, self.channel.value)
         # the text before the picture: the browser lays it out while the kernel draws
-        self.headline.value = (
-            f"<b>sequence {self.sequence.value}, step t = {t}</b> ({phase}), scale {s}, link {link + 1}"
-        )
+        self.headline.value = self._readout(tr, t, s, link, numbers)
         if self._full:
             self._full = False
             self.canvas.render()
         else:
             self.canvas.render_changed(0 if top_changed else None)
 
-    def _set_top(self, tr: Any, t: int, s: int, link: int) -> None:
-        """The top row (a layer, kept per sequence, step, scale and link): the frame, each link's arrows and title."""
+    def _set_top(self, tr: Any, t: int, s: int) -> None:
+        """The top row (a layer, kept per sequence, step and scale): the frame and each link's arrows."""
         flows, cell = tr.flows[s][t], tr.cell_size[s]
         frame, _ = tr.shown_frame(t)
         rows, cols = self._index[:, 0], self._index[:, 1]
-        for j, (im, q, title) in enumerate(zip(self.im_frames, self.quivers, self.top_titles, strict=False)):
+        for j, (im, q) in enumerate(zip(self.im_frames, self.quivers, strict=False)):
             im.set_data(frame)
             q.set_UVC(flows[j, 0][rows, cols] * cell, flows[j, 1][rows, cols] * cell)
-            length = float(np.hypot(flows[j, 0], flows[j, 1]).mean()) * cell
-            title.set_text(("▶ " if j == link else "") + f"l = {j + 1}: mean {length:.1f} px")
-            title.set_color("#c00000" if j == link else "black")
-        for j, ax in enumerate(self.top):
-            for sp in ax.spines.values():
-                sp.set_edgecolor("#c00000" if j == link else "black")
-                sp.set_linewidth(2.0 if j == link else 0.8)
 
-    def _set_bottom(self, tr: Any, t: int, s: int, link: int, k: int) -> None:
-        """The bottom row for link ``link`` and channel ``k`` (H_t-1, its warp, the change, the flow's length)
-        and the caption."""
+    def _set_link(self, link: int) -> None:
+        """The top row's titles and the frame around the chosen link (drawn over the kept row)."""
+        for j, title in enumerate(self.top_titles):
+            title.set_text(("▶ " if j == link else "") + f"l = {j + 1}")
+            title.set_color("#c00000" if j == link else "black")
+        self.highlight.set_bounds(*self.top[link].get_position().bounds)
+
+    def _set_bottom(self, tr: Any, t: int, s: int, link: int, k: int) -> dict[str, float]:
+        """The bottom row for link ``link`` and channel ``k`` (H_t-1, its warp, the change, the flow's length);
+        returns its numbers for the read-out."""
         flows, cell = tr.flows[s][t], tr.cell_size[s]
-        _, what = tr.shown_frame(t)
         rows, cols = self._index[:, 0], self._index[:, 1]
         h_prev = tr.h_prev(t, s)
         after = warped(h_prev, flows[link])
@@ -237,15 +242,29 @@ class TrajGRUFlowExplorer:
         length = np.hypot(flows[link, 0], flows[link, 1]) * cell
         self.im_length.set_data(length)
         self.im_length.set_clim(0, float(length.max()) or 1.0)
-        shape = tuple(h_prev.shape)
-        self.bottom_titles[0].set_text(f"H_t-1, ch {k}  (C, h, w) = {shape}")
-        self.bottom_titles[1].set_text(f"warp(H_t-1, U_{link + 1}, V_{link + 1}), ch {k}")
-        self.bottom_titles[2].set_text(f"warped − H_t-1: mean |·| {np.abs(change[k]).mean():.3f}")
-        self.bottom_titles[3].set_text(f"|(U_{link + 1}, V_{link + 1})|, max {length.max():.1f} px")
-        self.caption.set_text(
-            f"step {t}, scale {s} ({flows.shape[-2]}×{flows.shape[-1]} grid, 1 cell = {cell} px): arrows over {what}; "
-            f"flows (B, L, 2, h, w) = (1, {flows.shape[0]}, 2, {flows.shape[-2]}, {flows.shape[-1]}); "
-            f"maps ±{limit:.2f}"
+        # titles without numbers (the read-out has them): each drawn from a kept bitmap after its first time
+        self.bottom_titles[0].set_text(f"H_t-1, channel {k}")
+        self.bottom_titles[1].set_text(f"warp(H_t-1, U_{link + 1}, V_{link + 1}), channel {k}")
+        self.bottom_titles[2].set_text("warped − H_t-1")
+        self.bottom_titles[3].set_text(f"|(U_{link + 1}, V_{link + 1})| in frame pixels")
+        return {"limit": limit, "change": float(np.abs(change[k]).mean()), "max": float(length.max())}
+
+    def _readout(self, tr: Any, t: int, s: int, link: int, numbers: dict[str, float]) -> str:
+        """The HTML above the figure: where we are, the shapes, each link's mean flow length, the chosen one's."""
+        flows, cell = tr.flows[s][t], tr.cell_size[s]
+        _, what = tr.shown_frame(t)
+        links, _, h, w = flows.shape
+        phase = "encoder: reads a frame" if t < tr.input_len else "forecaster: reads no frame"
+        means = np.hypot(flows[:, 0], flows[:, 1]).mean(axis=(1, 2)) * cell
+        per_link = ", ".join((f"<b>{m:.1f}</b>" if j == link else f"{m:.1f}") for j, m in enumerate(means))
+        c = tr.h_prev(t, s).shape[0]
+        return (
+            f"<b>sequence {self.sequence.value}, step t = {t}</b> ({phase}), scale {s}, link {link + 1}<br>"
+            f"arrows over {what}; grid {h}×{w}, 1 cell = {cell} px; flows (B, L, 2, h, w) = (1, {links}, 2, {h}, {w}); "
+            f"H_t-1 (C, h, w) = ({c}, {h}, {w})<br>"
+            f"mean flow length per link, l = 1 … {links}: {per_link} px; link {link + 1}: longest arrow "
+            f"{numbers['max']:.1f} px, warped − H_t-1 mean |·| {numbers['change']:.3f} (channel "
+            f"{self.channel.value}); maps ±{numbers['limit']:.2f}"
         )
 
     def _ipython_display_(self) -> None:
