@@ -16,7 +16,8 @@ granularity of the screen.
 Writes ``latency.json`` and ``latency.md`` under ``--out`` (per widget and control: n, median, p95, max ms;
 the target is a median ≤ 100 ms on 2 cores). Needs chromium and the playwright package; without them the
 section is skipped with the reason. Timings are never asserted anywhere; tests/test_browser_latency.py only
-checks that each measured key press led to a painted update.
+checks that each measured key press led to a painted update. After its presses, a dropdown is set back to the
+option it showed (not timed): the next controls are measured in the lesson's state, not in one an edit left.
 """
 
 from __future__ import annotations
@@ -215,6 +216,8 @@ def press_to_paint(page, handle, presses: int) -> list[tuple[float, float] | Non
     area = handle.locator(f"xpath=ancestor::div[{_token('jp-OutputArea')}][1]")
     area.scroll_into_view_if_needed()
     out: list[tuple[float, float] | None] = []
+    select = handle.evaluate("h => h.tagName === 'SELECT'")
+    first = handle.evaluate("h => h.selectedIndex") if select else None
     for _ in range(presses):
         # a slider handle (aria values) or a dropdown's <select> (selected index): one step, back at the end
         now, low, high = handle.evaluate(
@@ -223,7 +226,6 @@ def press_to_paint(page, handle, presses: int) -> list[tuple[float, float] | Non
         )
         if high <= low or handle.evaluate("h => h.disabled || h.hasAttribute('disabled')"):
             break  # a one-option menu, or a control the widget switched off (e.g. the gate menu under "zero M")
-        select = handle.evaluate("h => h.tagName === 'SELECT'")
         area.evaluate(_ARM)
         handle.focus()
         if select:  # headless chromium's closed <select> ignores arrow keys: choose the next option as a user does
@@ -236,6 +238,16 @@ def press_to_paint(page, handle, presses: int) -> list[tuple[float, float] | Non
         except Exception:  # no update within 5 s
             out.append(None)
         page.wait_for_timeout(250)  # let the kernel settle before the next press
+    if select and first >= 0 and handle.evaluate("h => h.selectedIndex") != first:  # (-1: a menu with no choice yet)
+        # the option it showed before (not timed): an edit that switches other controls off (lesson 5's "cut the
+        # zigzag") must not leave them off for the next controls' measurements
+        area.evaluate(_ARM)
+        handle.select_option(index=first)
+        try:
+            page.wait_for_function("window.__lat && window.__lat.ms !== null", timeout=5_000, polling="raf")
+        except Exception:  # nothing to paint (the same picture)
+            pass
+        page.wait_for_timeout(250)
     return out
 
 

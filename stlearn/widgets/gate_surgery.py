@@ -409,7 +409,9 @@ class GateSurgery:
 
     def _on_edit(self) -> None:
         edit, gate = self.edit.value, self.gate.value
-        with self._holding():
+        # one message to the browser for the value slider's new range, step, name and value (each change sent on its
+        # own re-rendered the slider up to five times)
+        with self._holding(), self.value.hold_sync():
             settings = self._edit_settings(edit, gate)
             self._last_edit = edit
             low, high, step, name, value = settings
