@@ -121,6 +121,15 @@ def test_trajgru_widget_builds_updates_and_refuses_other_models() -> None:
     assert w.canvas.last_error is None and bytes(w.canvas.image.value) != first
     h_prev, after = w.current_warp()
     np.testing.assert_allclose(after, warped(h_prev, w.trace.flows[0][IN + 1, 0]), atol=1e-6)
+    # the numbers are in the read-out (each link's mean flow length in frame pixels, the chosen one bold), the
+    # titles stay the same from step to step
+    flows, cell = w.trace.flows[0][IN + 1], w.trace.cell_size[0]
+    means = np.hypot(flows[:, 0], flows[:, 1]).mean(axis=(1, 2)) * cell
+    assert f"<b>{means[0]:.1f}</b>, {means[1]:.1f}" in w.headline.value
+    assert [t.get_text() for t in w.top_titles[:2]] == ["▶ l = 1", "l = 2"]
+    w.link.value = 1
+    assert f"{means[0]:.1f}, <b>{means[1]:.1f}</b>" in w.headline.value and w.top_titles[1].get_text() == "▶ l = 2"
+    w.link.value = 0
     w.scale.value = 1
     assert w.canvas.last_error is None and len(w.link.options) == 2 and w.channel.max == 5
     w.link.value = 1

@@ -2,6 +2,7 @@ r"""TrajGRUFlowExplorer: a trained TrajGRU's L learned flows over the frames it 
 
 from __future__ import annotations
 
+import html
 from collections.abc import Sequence
 from typing import Any
 
@@ -226,7 +227,7 @@ class TrajGRUFlowExplorer:
             title.set_color("#c00000" if j == link else "black")
         self.highlight.set_bounds(*self.top[link].get_position().bounds)
 
-    def _set_bottom(self, tr: Any, t: int, s: int, link: int, k: int) -> dict[str, float]:
+    def _set_bottom(self, tr: Any, t: int, s: int, link: int, k: int) -> dict[str, Any]:
         """The bottom row for link ``link`` and channel ``k`` (H_t-1, its warp, the change, the flow's length);
         returns its numbers for the read-out."""
         flows, cell = tr.flows[s][t], tr.cell_size[s]
@@ -247,9 +248,10 @@ class TrajGRUFlowExplorer:
         self.bottom_titles[1].set_text(f"warp(H_t-1, U_{link + 1}, V_{link + 1}), channel {k}")
         self.bottom_titles[2].set_text("warped − H_t-1")
         self.bottom_titles[3].set_text(f"|(U_{link + 1}, V_{link + 1})| in frame pixels")
-        return {"limit": limit, "change": float(np.abs(change[k]).mean()), "max": float(length.max())}
+        return {"limit": limit, "change": float(np.abs(change[k]).mean()), "max": float(length.max()),
+                "channels": h_prev.shape[0]}  # fmt: skip
 
-    def _readout(self, tr: Any, t: int, s: int, link: int, numbers: dict[str, float]) -> str:
+    def _readout(self, tr: Any, t: int, s: int, link: int, numbers: dict[str, Any]) -> str:
         """The HTML above the figure: where we are, the shapes, each link's mean flow length, the chosen one's."""
         flows, cell = tr.flows[s][t], tr.cell_size[s]
         _, what = tr.shown_frame(t)
@@ -257,11 +259,11 @@ class TrajGRUFlowExplorer:
         phase = "encoder: reads a frame" if t < tr.input_len else "forecaster: reads no frame"
         means = np.hypot(flows[:, 0], flows[:, 1]).mean(axis=(1, 2)) * cell
         per_link = ", ".join((f"<b>{m:.1f}</b>" if j == link else f"{m:.1f}") for j, m in enumerate(means))
-        c = tr.h_prev(t, s).shape[0]
         return (
             f"<b>sequence {self.sequence.value}, step t = {t}</b> ({phase}), scale {s}, link {link + 1}<br>"
-            f"arrows over {what}; grid {h}×{w}, 1 cell = {cell} px; flows (B, L, 2, h, w) = (1, {links}, 2, {h}, {w}); "
-            f"H_t-1 (C, h, w) = ({c}, {h}, {w})<br>"
+            f"arrows over {html.escape(what)}; grid {h}×{w}, 1 cell = {cell} px; "
+            f"flows (B, L, 2, h, w) = (1, {links}, 2, {h}, {w}); "
+            f"H_t-1 (C, h, w) = ({numbers['channels']}, {h}, {w})<br>"
             f"mean flow length per link, l = 1 … {links}: {per_link} px; link {link + 1}: longest arrow "
             f"{numbers['max']:.1f} px, warped − H_t-1 mean |·| {numbers['change']:.3f} (channel "
             f"{self.channel.value}); maps ±{numbers['limit']:.2f}"
