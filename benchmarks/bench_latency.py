@@ -232,23 +232,25 @@ def press_to_paint(page, handle, presses: int) -> list[tuple[float, float] | Non
             handle.select_option(index=int(now + 1 if now < high else now - 1))
         else:
             page.keyboard.press("ArrowRight" if now < high else "ArrowLeft")
-        try:
-            page.wait_for_function("window.__lat && window.__lat.ms !== null", timeout=5_000, polling="raf")
-            out.append(tuple(page.evaluate("[window.__lat.ms, window.__lat.arrived]")))
-        except Exception:  # no update within 5 s
-            out.append(None)
+        out.append(tuple(page.evaluate("[window.__lat.ms, window.__lat.arrived]")) if _painted(page) else None)
         page.wait_for_timeout(250)  # let the kernel settle before the next press
     if select and first >= 0 and handle.evaluate("h => h.selectedIndex") != first:  # (-1: a menu with no choice yet)
         # the option it showed before (not timed): an edit that switches other controls off (lesson 5's "cut the
         # zigzag") must not leave them off for the next controls' measurements
         area.evaluate(_ARM)
         handle.select_option(index=first)
-        try:
-            page.wait_for_function("window.__lat && window.__lat.ms !== null", timeout=5_000, polling="raf")
-        except Exception:  # nothing to paint (the same picture)
-            pass
+        _painted(page)  # or nothing to paint (the same picture)
         page.wait_for_timeout(250)
     return out
+
+
+def _painted(page) -> bool:
+    """Wait (at most 5 s) until the measurement armed with ``_ARM`` saw its update painted; False if none came."""
+    try:
+        page.wait_for_function("window.__lat && window.__lat.ms !== null", timeout=5_000, polling="raf")
+    except Exception:  # no update within 5 s
+        return False
+    return True
 
 
 def _cpu_times() -> list[int] | None:

@@ -108,7 +108,8 @@ class ComputeAhead:
         if not self.background:
             return
         with self._lock:
-            if self._stopped or (self._costs and min(self._costs) < self.MIN_COST):  # cheap: asked for is in time
+            cost = self.cost  # (the lock is re-entrant)
+            if self._stopped or (cost is not None and cost < self.MIN_COST):  # cheap: asked for is in time
                 self._plan = []
                 return
             self._plan = [k for k in dict.fromkeys(keys) if k not in self._values and k not in self._running]
