@@ -7,11 +7,12 @@ cells, then for every slider of every widget: focus its handle, press ArrowRight
 range) with a real key event — for a dropdown, choose the next option (headless chromium's closed ``<select>``
 ignores arrow keys), timed from its ``input`` event — and measure in the page, from the event's time stamp
 (``KeyboardEvent.timeStamp``) to the first frame painted after one of the widget's images changed and was
-decoded (polled with ``requestAnimationFrame``; "painted" = a task queued from the rAF callback, which runs
-after that frame's paint). The first press of each control is a warm-up and not counted. Between presses the
-page waits until the update has landed. So the number includes the comm message to the kernel, the Python
-callback (model passes, drawing, PNG), the message back, image decoding and the paint — and the 16 ms frame
-granularity of the screen.
+decoded (the new ``src`` seen by a MutationObserver the moment it is set — until 2026-12-06 it was polled once
+per frame, which added up to a frame; "painted" = a task queued from the callback of the first
+``requestAnimationFrame`` after the decode, which runs after that frame's paint). The first press of each control
+is a warm-up and not counted. Between presses the page waits until the update has landed. So the number includes
+the comm message to the kernel, the Python callback (model passes, drawing, PNG), the message back, image decoding
+and the paint — and the 16 ms frame granularity of the screen.
 
 Writes ``latency.json`` and ``latency.md`` under ``--out`` (per widget and control: n, median, p95, max ms;
 the target is a median ≤ 100 ms on 2 cores). Needs chromium and the playwright package; without them the
@@ -71,20 +72,24 @@ _ARM = """(area) => {
   const start = e => { if (lat.t0 === null) lat.t0 = e.timeStamp; };
   document.addEventListener('keydown', start, {capture: true, once: true});   // a slider's key press
   document.addEventListener('input', start, {capture: true, once: true});     // a dropdown's option chosen
-  const started = performance.now();
-  const poll = () => {
-    if (performance.now() - started > 5000) return;    // given up: window.__lat.ms stays null
+  // the new image is seen the moment its src is set (or a new <img> is added): a MutationObserver, no polling
+  const seen = () => {
+    if (lat.t0 === null || lat.arrived !== null) return;
     const imgs = Array.from(area.querySelectorAll('img'));
     const k = imgs.findIndex((img, j) => img.src !== before[j]);
-    if (lat.t0 === null || (k < 0 && imgs.length === before.length)) { requestAnimationFrame(poll); return; }
+    if (k < 0 && imgs.length === before.length) return;
+    watch.disconnect();
     const img = imgs[Math.max(k, 0)];
     lat.arrived = performance.now() - lat.t0;          // the new image is in the page (its src set)
+    // decoded, then the next frame: a task queued from its rAF callback runs after that frame's paint
     const painted = () => requestAnimationFrame(() => setTimeout(() => {
       lat.ms = performance.now() - lat.t0;
     }, 0));
     (img && img.decode ? img.decode() : Promise.resolve()).then(painted, painted);
   };
-  requestAnimationFrame(poll);
+  const watch = new MutationObserver(seen);
+  watch.observe(area, {subtree: true, childList: true, attributes: true, attributeFilter: ['src']});
+  setTimeout(() => watch.disconnect(), 5000);          // given up: window.__lat.ms stays null
 }"""
 
 
