@@ -3,6 +3,7 @@ asked, kept, waited for when in progress, never computed twice, and a new plan r
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 
@@ -12,7 +13,7 @@ import torch
 
 from stlearn.models import ConvLSTM, PredRNN
 from stlearn.widgets import ConnectivityExplorer
-from stlearn.widgets._ahead import ComputeAhead, neighbours
+from stlearn.widgets._ahead import ComputeAhead, later, neighbours
 
 
 def test_get_computes_keeps_and_counts():
@@ -194,3 +195,27 @@ def test_one_step_plan_puts_the_moved_control_first_then_one_step_of_each():
     steps = {"a": ["a+", "a-"], "b": ["b+", "b-"], "c": []}
     assert one_step_plan(steps, ["b"], 10) == ["b+", "a+", "b-", "a-"]
     assert one_step_plan(steps, [], 3) == ["a+", "b+", "a-"]
+
+
+def test_later_runs_on_the_running_event_loop_and_drops_its_errors(monkeypatch):
+    assert later(0.0, lambda: None) is None  # no loop runs here (plain Python): nothing is scheduled
+    ran: list[str] = []
+
+    def boom() -> None:
+        ran.append("boom")
+        raise RuntimeError("dropped: the view's own update redoes it")
+
+    async def main() -> None:
+        later(0.01, lambda: ran.append(threading.current_thread().name))
+        later(0.0, boom)
+        later(0.0, lambda: ran.append("cancelled")).cancel()
+        await asyncio.sleep(0.05)
+
+    asyncio.run(main())
+    assert ran == ["boom", threading.current_thread().name]  # in the loop's thread, after the delay; none cancelled
+    monkeypatch.setenv("STLEARN_AHEAD", "0")
+
+    async def off() -> None:
+        assert later(0.0, lambda: ran.append("off")) is None
+
+    asyncio.run(off())

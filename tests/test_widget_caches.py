@@ -146,6 +146,27 @@ def test_trajgru_explorer_keeps_the_top_row_per_step_and_link(frames, links):
     assert list(view.canvas._kept_layers) == top and view.canvas.layer_kept(0)
 
 
+def test_trajgru_explorer_draws_the_next_steps_top_row_ahead_and_shows_the_same_pictures(frames):
+    model = _trajgru([3, 2])
+    make = lambda: TrajGRUFlowExplorer(model, frames, sequences=(0, 1), input_len=INPUT_LEN)  # noqa: E731
+    view, twin = make(), make()
+    assert view.draw_ahead(1) == [3, 1]  # shown: step 2 (input_len − 1); the continuation first
+    assert view.draw_ahead(1) == []  # kept already
+    steps = [("step", 3), ("step", 4), ("channel", 2), ("step", 3), ("link", 1), ("scale", 1), ("step", 4),
+             ("sequence", 1), ("step", 5)]  # fmt: skip
+    for name, value in steps:
+        drawn = len(view.canvas._kept_layers)
+        getattr(view, name).value = value
+        _forget(twin)
+        getattr(twin, name).value = value
+        if name == "step" and value == 3:  # drawn ahead: restored, not drawn again
+            assert len(view.canvas._kept_layers) == drawn
+        np.testing.assert_array_equal(_picture(view), _plain(twin), err_msg=f"after {name} = {value!r}")
+        view.draw_ahead(-1 if (name, value) == ("step", 3) else 1)
+    assert view.step.value == 5 and view.draw_ahead(1) == []  # no step 6; step 4 (shown before) is kept
+    assert not view.canvas.keep_layer(0, [(1, 4, view.scale.value)])  # kept: nothing drawn
+
+
 def test_connectivity_explorer_reuses_the_maps_of_a_pixel_seen_before(frames):
     models = {"ConvLSTM": _convlstm(), "PredRNN": PredRNN(frame_size=(HW, HW), patch_size=2, hidden_channels=[4, 4])}
     steps = [("col", 5), ("col", 6), ("col", 5), ("lead", 2), ("lead", 1), ("row", 3), ("sequence", 1),

@@ -8,11 +8,13 @@ not (a jump) is computed when asked for, as before. The results are the same eit
 computes them, on one torch thread (:func:`~stlearn.models.base.lesson_pass`).
 
 Used by the views whose update is a model pass: GateSurgery (lessons 4-6, an edited forecast) and
-ConnectivityExplorer (lesson 10, two backward passes).
+ConnectivityExplorer (lesson 10, two backward passes). A view whose work ahead is drawing (matplotlib, which is
+not thread-safe) does it on the kernel's own event loop instead, between messages: :func:`later`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import os
 import threading
@@ -24,7 +26,7 @@ from typing import Any
 
 from ..models.base import lesson_pass
 
-__all__ = ["ComputeAhead", "neighbours", "one_step_plan"]
+__all__ = ["ComputeAhead", "later", "neighbours", "one_step_plan"]
 
 
 class ComputeAhead:
@@ -200,6 +202,28 @@ _LIVE: weakref.WeakSet[ComputeAhead] = weakref.WeakSet()
 def _stop_all() -> None:
     for ahead in list(_LIVE):
         ahead.stop()
+
+
+def later(delay: float, callback: Callable[[], None]) -> asyncio.TimerHandle | None:
+    """Run ``callback`` ``delay`` seconds from now on the event loop running in this thread (in Jupyter, the kernel's:
+    it runs between two messages, in the thread that runs the views' callbacks), or do nothing and return None where
+    no loop runs (plain Python; tests call the callback themselves) or ``STLEARN_AHEAD=0``. Its exceptions are
+    dropped: work done ahead is redone, and raises, when the learner asks for it. Cancel it with the handle's
+    ``cancel()``. Lesson 8 (TrajGRUFlowExplorer draws the next step's flows while the learner looks)."""
+    if os.environ.get("STLEARN_AHEAD", "1") == "0":
+        return None
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:  # no loop runs in this thread
+        return None
+
+    def run() -> None:
+        try:
+            callback()
+        except Exception:  # done ahead only: the view's own update does it again and shows the error
+            pass
+
+    return loop.call_later(delay, run)
 
 
 def neighbours(options: Sequence[Any], value: Any, previous: Any = None) -> list[Any]:

@@ -180,7 +180,8 @@ class BlitImage(FigureImage):
     Kept layers: a view that names what each layer shows (:attr:`layer_keys`, e.g. the sequence of lesson 4's
     strips, the colour scale of lesson 3's colour bar) gets the background after a layer restored instead of drawn
     when the same keys were drawn before (the last :data:`KEPT_LAYERS`, until the next :meth:`render`);
-    :meth:`layer_kept` tells it beforehand, so that it can skip preparing the layer's artists.
+    :meth:`layer_kept` tells it beforehand, so that it can skip preparing the layer's artists, and :meth:`keep_layer`
+    draws one ahead of time (lesson 8's next step).
     """
 
     #: layer backgrounds kept per view (a full-figure copy each: ~1-2 MB)
@@ -212,9 +213,28 @@ class BlitImage(FigureImage):
             self.kept[key] = self.png()
             self.renders += 1
 
-    def layer_kept(self, k: int) -> bool:
-        """Whether layer ``k`` as :attr:`layer_keys` name it (and the layers under it) was drawn before and is kept."""
-        return self._layer_key(k) in self._kept_layers
+    def layer_kept(self, k: int, keys: list[Any] | None = None) -> bool:
+        """Whether layer ``k`` as :attr:`layer_keys` (or ``keys``) name it, and the layers under it, was drawn before
+        and is kept."""
+        key = self._layer_key(k) if keys is None else tuple(keys[: k + 1])
+        return key in self._kept_layers
+
+    def keep_layer(self, k: int, keys: list[Any]) -> bool:
+        """Draw layer ``k`` as its artists are now over the kept background under it, and keep it as the layer that
+        :attr:`layer_keys` = ``keys`` names, without sending anything (a view drawing ahead what the learner will
+        likely ask for next: lesson 8's next step). False (nothing drawn) if it is kept already, or the layers under
+        it are not those shown now. The canvas holds a scratch picture afterwards: the next render redraws it."""
+        key = tuple(keys[: k + 1])
+        if (len(keys) != len(self.layers) or key in self._kept_layers or len(self._backgrounds) <= k
+                or key[:k] != tuple(self.layer_keys[:k])):  # fmt: skip
+            return False
+        self.figure.canvas.restore_region(self._backgrounds[k])
+        shown, self.layer_keys = self.layer_keys, list(keys)
+        try:
+            self._draw_layer(k)
+        finally:
+            self.layer_keys = shown
+        return True
 
     def _layer_key(self, k: int) -> tuple[Any, ...] | None:
         return tuple(self.layer_keys[: k + 1]) if len(self.layer_keys) == len(self.layers) else None

@@ -13,6 +13,7 @@ from matplotlib.patches import Rectangle
 
 from ..errors import InputTypeError
 from ..viz.flow import arrow_grid, warped
+from ._ahead import ComputeAhead, later
 from ._arrows import fast_quiver
 from ._labels import axes_title
 from ._strips import BlitImage, check_sequences, sequence_source
@@ -35,8 +36,10 @@ class TrajGRUFlowExplorer:
     step, link and channel only swap image data and arrows (one warp of a (C, h, w) state), redrawn
     over a saved background (:class:`~stlearn.widgets._strips.BlitImage`); the top row's frames and arrows are a
     layer kept per (sequence, step, scale), so a link or channel change redraws only the bottom row, the titles
-    and the frame around the chosen link; a scale change rebuilds the arrows. Set ``.value`` of any control from
-    Python to do what the mouse does.
+    and the frame around the chosen link; a scale change rebuilds the arrows. While the learner looks, the kernel
+    draws the top rows of the two steps next to the shown one (the continuation of the last step first;
+    :meth:`draw_ahead`, run by :func:`~stlearn.widgets._ahead.later` on the kernel's event loop): a step key then
+    restores its row instead of drawing it. Set ``.value`` of any control from Python to do what the mouse does.
 
     Args:
         model: a TrajGRU (``load_pretrained("moving_digits", "trajgru")``).
@@ -146,6 +149,8 @@ class TrajGRUFlowExplorer:
         fig.add_artist(self.highlight)
         self.quivers: list[Any] = []
         self.warp_quiver: Any = None
+        self._ahead: Any = None  # the pending draw_ahead (an event-loop timer), cancelled by the next update
+        self._last_step = self.step.value
         self._full = True  # the next update draws everything (first draw, a scale with another number of links)
         self._busy = False  # set while a scale change rebuilds the arrows: the controls' updates wait
 
@@ -195,6 +200,8 @@ class TrajGRUFlowExplorer:
     def _update(self) -> None:
         if self._busy:
             return
+        if self._ahead is not None:
+            self._ahead.cancel()
         tr, t, s, link = self.trace, self.step.value, self.scale.value, self.link.value
         top = (self.sequence.value, t, s)
         top_changed = self._full or self.canvas.layer_keys != [top]
@@ -203,13 +210,33 @@ class TrajGRUFlowExplorer:
             self._set_top(tr, t, s)
         self._set_link(link)
         numbers = self._set_bottom(tr, t, s, link, self.channel.value)
-        # the text before the picture: the browser lays it out while the kernel draws
-        self.headline.value = self._readout(tr, t, s, link, numbers)
         if self._full:
             self._full = False
             self.canvas.render()
         else:
             self.canvas.render_changed(0 if top_changed else None)
+        # the read-out after the picture (measured in the browser: sent first, its layout there slowed the kernel's
+        # drawing of this figure on 2 cores, ~8 ms later picture; it lands a few ms after the picture)
+        self.headline.value = self._readout(tr, t, s, link, numbers)
+        direction = 1 if t >= self._last_step else -1
+        self._last_step = t
+        self._ahead = later(ComputeAhead.PAUSE, lambda: self.draw_ahead(direction))
+
+    def draw_ahead(self, direction: int = 1) -> list[int]:
+        """Draw and keep the top rows of steps t + direction and t − direction (those not kept yet; the scale and
+        sequence shown), without sending a picture; returns the steps drawn. The shown picture stays that of step t
+        (the top row's artists, as after a kept row was restored, may hold another step's data: the next update
+        prepares them when it draws the row)."""
+        tr, t, s = self.trace, self.step.value, self.scale.value
+        if self._full or self.canvas.layer_keys != [(self.sequence.value, t, s)]:
+            return []  # nothing shown yet, or the shown row is not the one the controls name
+        drawn = []
+        for u in (t + direction, t - direction):
+            if 0 <= u < tr.num_steps and not self.canvas.layer_kept(0, [(self.sequence.value, u, s)]):
+                self._set_top(tr, u, s)
+                if self.canvas.keep_layer(0, [(self.sequence.value, u, s)]):
+                    drawn.append(u)
+        return drawn
 
     def _set_top(self, tr: Any, t: int, s: int) -> None:
         """The top row (a layer, kept per sequence, step and scale): the frame and each link's arrows."""
