@@ -9,6 +9,7 @@ Small seeded models on 16×16 frames stand in for the pretrained ones; no timing
 
 from __future__ import annotations
 
+import asyncio
 import io
 
 import matplotlib
@@ -22,12 +23,14 @@ from PIL import Image
 
 from stlearn.models import MIM, ConvLSTM, PredRNN, TrajGRU
 from stlearn.widgets import (
+    CellExplorer,
     ConnectivityExplorer,
     GateExplorer,
     GateSurgery,
     MIMMemoryExplorer,
     TrajGRUFlowExplorer,
 )
+from stlearn.widgets._ahead import ComputeAhead
 
 T, INPUT_LEN, HW = 6, 3, 16
 
@@ -108,6 +111,19 @@ def test_gate_explorer_restores_a_colour_bar_kept_per_scale(frames):
     assert view.canvas.layer_kept(0)
 
 
+@pytest.mark.parametrize("kind", ["convlstm", "predrnn"])
+def test_cell_explorer_restores_a_colour_bar_kept_per_scale(frames, kind):
+    torch.manual_seed(1)
+    model = _convlstm() if kind == "convlstm" else PredRNN(frame_size=(HW, HW), patch_size=2, hidden_channels=[4, 4])
+    steps = [("step", 4), ("gate", "c"), ("probe_x", 1), ("gate", "i"), ("channel", 2), ("layer", 1), ("step", 1),
+             ("gate", "h"), ("layer", 0), ("gate", "i")]  # fmt: skip
+    view, _ = _same_pictures(lambda: CellExplorer(model.eval(), frames[0], input_len=INPUT_LEN), steps)
+    assert view.canvas.layer_kept(0)
+    scales = len(view.canvas._kept_layers)
+    view.probe_y.value = 0  # the same scale: the colour bar is neither drawn nor rebuilt
+    assert len(view.canvas._kept_layers) == scales
+
+
 def test_gate_surgery_restores_the_strips_kept_per_sequence(frames):
     model = _convlstm()
     steps = [("value", 0.5), ("sequence", 1), ("value", 0.9), ("sequence", 0), ("gate", "i"), ("where", "region"),
@@ -150,7 +166,8 @@ def test_trajgru_explorer_draws_the_next_steps_top_row_ahead_and_shows_the_same_
     model = _trajgru([3, 2])
     make = lambda: TrajGRUFlowExplorer(model, frames, sequences=(0, 1), input_len=INPUT_LEN)  # noqa: E731
     view, twin = make(), make()
-    assert view.draw_ahead(1) == [3, 1]  # shown: step 2 (input_len − 1); the continuation first
+    assert view.draw_ahead(1, limit=1) == [3]  # shown: step 2 (input_len − 1); the continuation first
+    assert view.draw_ahead(1) == [1]  # then the other side
     assert view.draw_ahead(1) == []  # kept already
     steps = [("step", 3), ("step", 4), ("channel", 2), ("step", 3), ("link", 1), ("scale", 1), ("step", 4),
              ("sequence", 1), ("step", 5)]  # fmt: skip
@@ -165,6 +182,24 @@ def test_trajgru_explorer_draws_the_next_steps_top_row_ahead_and_shows_the_same_
         view.draw_ahead(-1 if (name, value) == ("step", 3) else 1)
     assert view.step.value == 5 and view.draw_ahead(1) == []  # no step 6; step 4 (shown before) is kept
     assert not view.canvas.keep_layer(0, [(1, 4, view.scale.value)])  # kept: nothing drawn
+
+
+def test_trajgru_explorer_draws_ahead_on_the_kernels_event_loop_while_the_learner_looks(frames, monkeypatch):
+    monkeypatch.setattr(ComputeAhead, "PAUSE", 0.0)
+    model = _trajgru([3, 2])
+    kept = []
+
+    async def learner() -> TrajGRUFlowExplorer:  # in Jupyter, the views' callbacks run on the kernel's event loop
+        view = TrajGRUFlowExplorer(model, frames, sequences=(0, 1), input_len=INPUT_LEN)  # shows step 2
+        await asyncio.sleep(0.2)  # looks: steps 3 and 1 are drawn ahead, one per turn of the loop
+        kept.append(len(view.canvas._kept_layers))
+        view.step.value = 3  # restored, not drawn; then step 4 is drawn ahead
+        kept.append(len(view.canvas._kept_layers))
+        await asyncio.sleep(0.2)
+        return view
+
+    view = asyncio.run(learner())
+    assert kept == [3, 3] and view.canvas.layer_kept(0, [(0, 4, 0)]) and len(view.canvas._kept_layers) == 4
 
 
 def test_connectivity_explorer_reuses_the_maps_of_a_pixel_seen_before(frames):

@@ -220,18 +220,26 @@ class TrajGRUFlowExplorer:
         self.headline.value = self._readout(tr, t, s, link, numbers)
         direction = 1 if t >= self._last_step else -1
         self._last_step = t
-        self._ahead = later(ComputeAhead.PAUSE, lambda: self.draw_ahead(direction))
+        self._ahead = later(ComputeAhead.PAUSE, lambda: self._draw_ahead_one(direction))
 
-    def draw_ahead(self, direction: int = 1) -> list[int]:
-        """Draw and keep the top rows of steps t + direction and t − direction (those not kept yet; the scale and
-        sequence shown), without sending a picture; returns the steps drawn. The shown picture stays that of step t
-        (the top row's artists, as after a kept row was restored, may hold another step's data: the next update
-        prepares them when it draws the row)."""
+    def _draw_ahead_one(self, direction: int) -> None:
+        """One row ahead, then the next in a later turn of the event loop (a key press in between is served first)."""
+        self._ahead = None
+        if self.draw_ahead(direction, limit=1):
+            self._ahead = later(0.0, lambda: self._draw_ahead_one(direction))
+
+    def draw_ahead(self, direction: int = 1, limit: int | None = None) -> list[int]:
+        """Draw and keep the top rows of steps t + direction and t − direction (those not kept yet, at most ``limit``;
+        the scale and sequence shown), without sending a picture; returns the steps drawn. The shown picture stays
+        that of step t (the top row's artists, as after a kept row was restored, may hold another step's data: the
+        next update prepares them when it draws the row)."""
         tr, t, s = self.trace, self.step.value, self.scale.value
         if self._full or self.canvas.layer_keys != [(self.sequence.value, t, s)]:
             return []  # nothing shown yet, or the shown row is not the one the controls name
-        drawn = []
+        drawn: list[int] = []
         for u in (t + direction, t - direction):
+            if limit is not None and len(drawn) >= limit:
+                break
             if 0 <= u < tr.num_steps and not self.canvas.layer_kept(0, [(self.sequence.value, u, s)]):
                 self._set_top(tr, u, s)
                 if self.canvas.keep_layer(0, [(self.sequence.value, u, s)]):
