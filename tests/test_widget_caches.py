@@ -31,6 +31,7 @@ from stlearn.widgets import (
     TrajGRUFlowExplorer,
 )
 from stlearn.widgets._ahead import ComputeAhead
+from stlearn.widgets._strips import BlitImage, ColourBarLayer
 
 T, INPUT_LEN, HW = 6, 3, 16
 
@@ -109,6 +110,19 @@ def test_gate_explorer_restores_a_colour_bar_kept_per_scale(frames):
              ("sequence", 1), ("gate", "c")]  # fmt: skip
     view, _ = _same_pictures(lambda: GateExplorer(model, frames, sequences=(0, 1), input_len=INPUT_LEN), steps)
     assert view.canvas.layer_kept(0)
+
+
+def test_colour_bar_layer_rebuilds_the_bar_only_for_a_new_scale():
+    canvas = BlitImage((2.0, 2.0))
+    ax = canvas.figure.add_axes((0.1, 0.1, 0.6, 0.8))
+    image = ax.imshow(np.zeros((4, 4)), cmap="viridis", vmin=0, vmax=1, interpolation="nearest")
+    cax = canvas.figure.add_axes((0.8, 0.1, 0.05, 0.8))
+    bar = ColourBarLayer(canvas, image, canvas.figure.colorbar(image, cax=cax))
+    assert canvas.layers == [[bar.colorbar.ax]] and bar.scale is None
+    assert bar.set("RdBu_r", -2.0, 2.0) and image.get_clim() == (-2.0, 2.0) and bar.colorbar.norm.vmax == 2.0
+    assert canvas.layer_keys == [("RdBu_r", -2.0, 2.0)] and image.get_cmap().name == "RdBu_r"
+    assert not bar.set("RdBu_r", -2.0, 2.0)  # the same scale: nothing rebuilt, the kept layer serves
+    assert bar.set("viridis", 0.0, 1.0) and canvas.layer_keys == [("viridis", 0.0, 1.0)]
 
 
 @pytest.mark.parametrize("kind", ["convlstm", "predrnn"])

@@ -288,6 +288,6 @@ def test_gate_explorer_partial_redraws_match_a_plain_full_draw(model, frames):
         for artist in animated:
             artist.set_animated(True)
         np.testing.assert_array_equal(partial, plain)
-    assert ex.colorbar.cmap.name == ex.im_gate.get_cmap().name
-    assert (ex.colorbar.norm.vmin, ex.colorbar.norm.vmax) == ex.im_gate.get_clim()
+    assert ex.colour_bar.colorbar.cmap.name == ex.im_gate.get_cmap().name
+    assert (ex.colour_bar.colorbar.norm.vmin, ex.colour_bar.colorbar.norm.vmax) == ex.im_gate.get_clim()
 

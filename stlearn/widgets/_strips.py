@@ -285,3 +285,29 @@ class BlitImage(FigureImage):
                 self._kept_layers.pop(next(iter(self._kept_layers)))
             self._kept_layers[key] = background
         return background
+
+
+class ColourBarLayer:
+    """An image's colour scale with its colour bar drawn as layer 0, the only layer, of a :class:`BlitImage`: the bar
+    is rebuilt only when the scale changes, and a scale seen before is restored (the layer is kept per scale).
+
+    Lessons 3 and 5: GateExplorer's gate map and CellExplorer's.
+    """
+
+    def __init__(self, canvas: BlitImage, image: Any, colorbar: Any) -> None:
+        self.canvas, self.image, self.colorbar = canvas, image, colorbar
+        canvas.layers = [[colorbar.ax]]
+        #: the (cmap, vmin, vmax) shown
+        self.scale: tuple[Any, float, float] | None = None
+
+    def set(self, cmap: Any, vmin: float, vmax: float) -> bool:
+        """Show the scale ``cmap`` from ``vmin`` to ``vmax``; True if it changed (the next render redraws layer 0)."""
+        if (cmap, vmin, vmax) == self.scale:
+            return False
+        with self.image.callbacks.blocked():  # one colour-bar rebuild, not one per setter
+            self.image.set_cmap(cmap)
+            self.image.set_clim(vmin, vmax)
+        self.colorbar.update_normal(self.image)
+        self.scale = (cmap, vmin, vmax)
+        self.canvas.layer_keys = [self.scale]
+        return True

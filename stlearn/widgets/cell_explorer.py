@@ -18,7 +18,7 @@ from ..viz.diagram import CELL_PARTS, ST_CELL_PARTS, draw_convlstm_cell, draw_st
 from ..viz.heatmaps import GATE_STYLE, gate_limits
 from ._canvas import FigureImage
 from ._labels import axes_title
-from ._strips import BlitImage, check_gate_model
+from ._strips import BlitImage, ColourBarLayer, check_gate_model
 from .gate_explorer import labels_for
 
 __all__ = ["CellExplorer"]
@@ -143,11 +143,9 @@ class CellExplorer:
         self.marker = Rectangle((0, 0), 1, 1, fill=False, ec="#ff3030", lw=1.5)
         self.ax_map.add_patch(self.marker)
         bar = fig.add_axes((0.77, 0.03, 0.04, 0.78))
-        self.colorbar = fig.colorbar(self.im, cax=bar)
         bar.tick_params(labelsize=7)
+        self.colour_bar = ColourBarLayer(self.canvas, self.im, fig.colorbar(self.im, cax=bar))
         self.canvas.animated = [self.im, self.marker, *self.ax_map.spines.values(), self.map_title]  # (zorder)
-        self.canvas.layers = [[bar]]
-        self._scale: tuple[Any, float, float] | None = None  # the colour bar's (cmap, vmin, vmax)
         self.equation = widgets.HTMLMath()
         self.shapes = widgets.HTML()
         self.values = widgets.HTML()
@@ -287,15 +285,7 @@ class CellExplorer:
         values = tm[gate][t, k]
         _, _, cmap, _, _ = GATE_STYLE[gate]
         self.im.set_data(values)
-        vmin, vmax = gate_limits(gate, tm[gate][:, k])
-        scale_changed = (cmap, vmin, vmax) != self._scale
-        if scale_changed:  # the colour bar is rebuilt only when the scale changes
-            with self.im.callbacks.blocked():
-                self.im.set_cmap(cmap)
-                self.im.set_clim(vmin, vmax)
-            self.colorbar.update_normal(self.im)
-            self._scale = (cmap, vmin, vmax)
-            self.canvas.layer_keys = [self._scale]
+        scale_changed = self.colour_bar.set(cmap, *gate_limits(gate, tm[gate][:, k]))
         self.marker.set_xy((x - 0.5, y - 0.5))
         self.map_title.set_text(f"{self.labels[gate]}\nstep {t}, layer {layer}, channel {k}")
         # the texts before the map: the browser lays them out while the kernel draws

@@ -14,7 +14,7 @@ from matplotlib.patches import Rectangle
 from ..probe import SequenceTrace, trace_sequence
 from ..viz.heatmaps import GATE_STYLE, gate_limits
 from ._labels import axes_title
-from ._strips import BlitImage, check_gate_model, check_sequences, sequence_source
+from ._strips import BlitImage, ColourBarLayer, check_gate_model, check_sequences, sequence_source
 
 __all__ = ["GateExplorer"]
 
@@ -169,8 +169,8 @@ class GateExplorer:
         gh, gw = tr.records[0]["i"].shape[-2:]
         self.im_gate = axes[3].imshow(np.zeros((gh, gw)), cmap="viridis", vmin=0, vmax=1, interpolation="nearest")
         bar_ax = fig.add_axes((0.91, 0.03, 0.012, 0.8))
-        self.colorbar = fig.colorbar(self.im_gate, cax=bar_ax)
         bar_ax.tick_params(labelsize=7)
+        self.colour_bar = ColourBarLayer(self.canvas, self.im_gate, fig.colorbar(self.im_gate, cax=bar_ax))
         self.titles = [axes_title(ax, fontsize=9) for ax in axes]
         p = self.patch
         self.boxes = [Rectangle((0, 0), p, p, fill=False, ec="#ff3030", lw=1.2) for _ in range(3)]
@@ -188,8 +188,6 @@ class GateExplorer:
         spines = [spine for ax in axes for spine in ax.spines.values()]
         self.canvas.animated = [self.im_read, self.im_pred, self.im_true, self.im_gate, *self.boxes, self.box_gate,
                                 *spines, *self.titles]  # fmt: skip (the order of a full draw: zorder)
-        self.canvas.layers = [[bar_ax]]
-        self._scale: tuple[Any, float, float] | None = None  # the colour bar's (cmap, vmin, vmax)
         self.headline = widgets.HTML()  # rendered by the browser: cheaper than text drawn into the PNG
 
     def _on_sequence(self) -> None:
@@ -213,16 +211,8 @@ class GateExplorer:
         k = self.channel.value
         values = self.current_map()
         cmap = GATE_STYLE[gate][2]
-        vmin, vmax = gate_limits(gate, record)
         self.im_gate.set_data(values)
-        scale_changed = (cmap, vmin, vmax) != self._scale
-        if scale_changed:  # the colour bar is rebuilt once, and only when the scale changes
-            with self.im_gate.callbacks.blocked():
-                self.im_gate.set_cmap(cmap)
-                self.im_gate.set_clim(vmin, vmax)
-            self.colorbar.update_normal(self.im_gate)
-            self._scale = (cmap, vmin, vmax)
-            self.canvas.layer_keys = [self._scale]
+        scale_changed = self.colour_bar.set(cmap, *gate_limits(gate, record))
         shape = tuple(record.shape[1:])
         self.titles[3].set_text(f"{self.labels[gate]}, ch {k}\n(C, h, w) = {shape}")
         p = self.patch
