@@ -143,6 +143,24 @@ def test_connectivity_computes_the_next_pixels_ahead_with_the_same_maps(models):
         assert {inf.col for inf in view.influences.values()} == {step}
 
 
+def test_connectivity_computes_a_sequence_seen_before_ahead(models):
+    view = ConnectivityExplorer(models, torch.rand(3, 6, 1, 16, 16), sequences=[0, 1, 2], input_len=3)
+    view.maps.MIN_COST = 0.0  # (tiny models: cheaper than worth computing ahead in a lesson)
+    view.sequence.value = 1  # seen now: its forward passes are kept
+    assert view.maps.wait(30)
+    view.sequence.value = 0
+    for _ in range(2):  # two steps: a pixel that was not one step from the one shown on sequence 1
+        view.row.value = (view.row.value + 1) % 16
+        assert view.maps.wait(30)
+    key = (1, view.lead.value, view.row.value, view.col.value)
+    assert key in view.maps  # the sequence seen before, at the new pixel, computed ahead
+    assert not any(k[0] == 2 for k in view.maps._values)  # sequence 2, never seen: no forward pass in the background
+    hits = view.maps.hits
+    view.sequence.value = 1
+    assert view.canvas.last_error is None and view.maps.hits == hits + 1
+    np.testing.assert_array_equal(view.influences[next(iter(models))].maps, view._compute_maps(key)[0].maps)
+
+
 def test_connectivity_can_be_told_not_to_compute_ahead(models):
     view = ConnectivityExplorer(models, torch.rand(1, 6, 1, 16, 16), input_len=3, ahead=False)
     view.row.value = (view.row.value + 1) % 16

@@ -25,8 +25,8 @@ DECADES = 3.0
 GAP = 2
 #: (sequence, lead, pixel) whose influence maps the view keeps (~0.65 MB each for two models on 64 × 64 frames)
 KEPT_PIXELS = 32
-#: pixels (and lead times) computed ahead after each update: the next step of each control
-AHEAD = 3
+#: settings computed ahead after each update: the next step of each control (lead, row, col, sequence)
+AHEAD = 4
 
 
 class ConnectivityExplorer:
@@ -42,10 +42,10 @@ class ConnectivityExplorer:
     One backward pass per model per change of pixel or lead time, the models' passes side by side on the
     machine's cores (the maps of the last :data:`KEPT_PIXELS` pixels are kept: going back costs none); a sequence
     seen for the first time runs one forward pass per model first (its graph kept). While the learner looks, the
-    pixels and lead times one step away are computed ahead in the background (:class:`~stlearn.widgets._ahead.
-    ComputeAhead`; the next step of the last move first): stepping a slider shows maps already computed, a jump
-    computes them then. Only image data and lines are redrawn (blitting; the input frames are a layer kept per
-    sequence and lead time); the read-outs are HTML under the picture.
+    pixels, lead times and sequences (those seen before) one step away are computed ahead in the background
+    (:class:`~stlearn.widgets._ahead.ComputeAhead`; the next step of the last move first): stepping a control shows
+    maps already computed, a jump computes them then. Only image data and lines are redrawn (blitting; the input
+    frames are a layer kept per sequence and lead time); the read-outs are HTML under the picture.
 
     Args:
         models: label → model (e.g. ``{"ConvLSTM": load_pretrained("moving_digits", "convlstm"), "PredRNN": ...}``).
@@ -179,21 +179,28 @@ class ConnectivityExplorer:
         index, lead, y, x = key
         return [self._probes[(index, name)](lead, y, x) for name in self.models]
 
-    def _plan_ahead(self, key: tuple[int, int, int, int]) -> None:
-        """Compute the pixels and lead times one step from ``key`` in the background, the next step of the last move
-        first (only on a sequence whose forward passes serve every lead, with its probes built)."""
-        index, lead, y, x = key
+    def _ready(self, index: int) -> bool:
+        """Whether sequence ``index`` has its probes built and their forward passes serve every lead."""
         probes = [self._probes.get((index, name)) for name in self.models]
-        if not all(p is not None and p.all_leads_kept for p in probes):
+        return all(p is not None and p.all_leads_kept for p in probes)
+
+    def _plan_ahead(self, key: tuple[int, int, int, int]) -> None:
+        """Compute the pixels, lead times and sequences one step from ``key`` in the background, the next step of the
+        last move first (only on sequences whose forward passes serve every lead, with their probes built: a sequence
+        not seen yet costs its forward passes when chosen)."""
+        index, lead, y, x = key
+        if not self._ready(index):
             return
-        last = self._shown if self._shown is not None and self._shown[0] == index else key
+        shown = self._shown or key
+        last = shown if shown[0] == index else key
         steps = {
             "lead": [(index, v, y, x) for v in neighbours(range(1, self.lead.max + 1), lead, last[1])],
             "row": [(index, lead, v, x) for v in neighbours(range(self.h), y, last[2])],
             "col": [(index, lead, y, v) for v in neighbours(range(self.w), x, last[3])],
+            "sequence": [(s, lead, y, x) for s in neighbours(self.sequences, index, shown[0]) if self._ready(s)],
         }
-        moved = [name for name, k in (("lead", 1), ("row", 2), ("col", 3)) if last[k] != key[k]]
-        self.maps.plan(one_step_plan(steps, moved, AHEAD))  # each pixel: a backward pass per model
+        moved = [name for name, k in (("sequence", 0), ("lead", 1), ("row", 2), ("col", 3)) if shown[k] != key[k]]
+        self.maps.plan(one_step_plan(steps, moved, AHEAD))  # each setting: a backward pass per model
 
     def _colours(self, rel: np.ndarray) -> np.ndarray:
         """The mosaic of ``rel`` (log10 relative influence, ≤ 0) as RGBA bytes: colour-mapped here with a lookup table
