@@ -180,8 +180,8 @@ def test_trajgru_explorer_draws_the_next_steps_top_row_ahead_and_shows_the_same_
     model = _trajgru([3, 2])
     make = lambda: TrajGRUFlowExplorer(model, frames, sequences=(0, 1), input_len=INPUT_LEN)  # noqa: E731
     view, twin = make(), make()
-    assert view.draw_ahead(1, limit=1) == [3]  # shown: step 2 (input_len − 1); the continuation first
-    assert view.draw_ahead(1) == [1]  # then the other side
+    assert view.draw_ahead(1, limit=1) == [(0, 3)]  # shown: sequence 0, step 2 (input_len − 1); continuation first
+    assert view.draw_ahead(1) == [(0, 1)]  # then the other side (sequence 1 not run yet: no model pass here)
     assert view.draw_ahead(1) == []  # kept already
     steps = [("step", 3), ("step", 4), ("channel", 2), ("step", 3), ("link", 1), ("scale", 1), ("step", 4),
              ("sequence", 1), ("step", 5)]  # fmt: skip
@@ -194,7 +194,8 @@ def test_trajgru_explorer_draws_the_next_steps_top_row_ahead_and_shows_the_same_
             assert len(view.canvas._kept_layers) == drawn
         np.testing.assert_array_equal(_picture(view), _plain(twin), err_msg=f"after {name} = {value!r}")
         view.draw_ahead(-1 if (name, value) == ("step", 3) else 1)
-    assert view.step.value == 5 and view.draw_ahead(1) == []  # no step 6; step 4 (shown before) is kept
+    # no step 6, step 4 shown before; sequence 0 (run) at step 5 drawn ahead after the last step
+    assert view.step.value == 5 and view.draw_ahead(1) == [] and view.canvas.layer_kept(0, [(0, 5, view.scale.value)])
     assert not view.canvas.keep_layer(0, [(1, 4, view.scale.value)])  # kept: nothing drawn
 
 
@@ -214,6 +215,14 @@ def test_trajgru_explorer_draws_ahead_on_the_kernels_event_loop_while_the_learne
 
     view = asyncio.run(learner())
     assert kept == [3, 3] and view.canvas.layer_kept(0, [(0, 4, 0)]) and len(view.canvas._kept_layers) == 4
+    view.trace_of(1)  # sequence 1 run (and cached): its row at the shown step is drawn ahead too
+    assert view.draw_ahead(1) == [(1, 3)]
+    kept = len(view.canvas._kept_layers)
+    view.sequence.value = 1  # restored, not drawn: the picture of a view that drew nothing ahead
+    twin = TrajGRUFlowExplorer(model, frames, sequences=(0, 1), input_len=INPUT_LEN)
+    twin.step.value, twin.sequence.value = 3, 1
+    assert len(view.canvas._kept_layers) == kept
+    np.testing.assert_array_equal(_picture(view), _plain(twin))
 
 
 def test_connectivity_explorer_reuses_the_maps_of_a_pixel_seen_before(frames):

@@ -13,7 +13,7 @@ from matplotlib.patches import Rectangle
 
 from ..errors import InputTypeError
 from ..viz.flow import arrow_grid, warped
-from ._ahead import ComputeAhead, later
+from ._ahead import ComputeAhead, later, neighbours
 from ._arrows import fast_quiver
 from ._labels import axes_title
 from ._strips import BlitImage, check_sequences, sequence_source
@@ -37,9 +37,10 @@ class TrajGRUFlowExplorer:
     over a saved background (:class:`~stlearn.widgets._strips.BlitImage`); the top row's frames and arrows are a
     layer kept per (sequence, step, scale), so a link or channel change redraws only the bottom row, the titles
     and the frame around the chosen link; a scale change rebuilds the arrows. While the learner looks, the kernel
-    draws the top rows of the two steps next to the shown one (the continuation of the last step first;
-    :meth:`draw_ahead`, run by :func:`~stlearn.widgets._ahead.later` on the kernel's event loop): a step key then
-    restores its row instead of drawing it. Set ``.value`` of any control from Python to do what the mouse does.
+    draws the top rows of the two steps next to the shown one (the continuation of the last step first), then of the
+    neighbouring sequences whose pass is cached (:meth:`draw_ahead`, run by :func:`~stlearn.widgets._ahead.later`
+    on the kernel's event loop): a step key or a sequence seen before then restores its row instead of drawing it.
+    Set ``.value`` of any control from Python to do what the mouse does.
 
     Args:
         model: a TrajGRU (``load_pretrained("moving_digits", "trajgru")``).
@@ -151,6 +152,7 @@ class TrajGRUFlowExplorer:
         self.warp_quiver: Any = None
         self._ahead: Any = None  # the pending draw_ahead (an event-loop timer), cancelled by the next update
         self._last_step = self.step.value
+        self._shown_sequence = self._last_sequence = self.sequence.value  # (the last move's direction: neighbours())
         self._full = True  # the next update draws everything (first draw, a scale with another number of links)
         self._busy = False  # set while a scale change rebuilds the arrows: the controls' updates wait
 
@@ -220,6 +222,8 @@ class TrajGRUFlowExplorer:
         self.headline.value = self._readout(tr, t, s, link, numbers)
         direction = 1 if t >= self._last_step else -1
         self._last_step = t
+        if self.sequence.value != self._shown_sequence:
+            self._last_sequence, self._shown_sequence = self._shown_sequence, self.sequence.value
         self._ahead = later(ComputeAhead.PAUSE, lambda: self._draw_ahead_one(direction))
 
     def _draw_ahead_one(self, direction: int) -> None:
@@ -228,22 +232,27 @@ class TrajGRUFlowExplorer:
         if self.draw_ahead(direction, limit=1):
             self._ahead = later(0.0, lambda: self._draw_ahead_one(direction))
 
-    def draw_ahead(self, direction: int = 1, limit: int | None = None) -> list[int]:
-        """Draw and keep the top rows of steps t + direction and t − direction (those not kept yet, at most ``limit``;
-        the scale and sequence shown), without sending a picture; returns the steps drawn. The shown picture stays
-        that of step t (the top row's artists, as after a kept row was restored, may hold another step's data: the
+    def draw_ahead(self, direction: int = 1, limit: int | None = None) -> list[tuple[int, int]]:
+        """Draw and keep the top rows of steps t + direction and t − direction, then of the neighbouring sequences
+        at step t (only those whose pass is cached: no model pass here), those not kept yet, at most ``limit``, at the
+        scale shown, without sending a picture; returns the (sequence, step) rows drawn. The shown picture stays
+        that of step t (the top row's artists, as after a kept row was restored, may hold another row's data: the
         next update prepares them when it draws the row)."""
-        tr, t, s = self.trace, self.step.value, self.scale.value
-        if self._full or self.canvas.layer_keys != [(self.sequence.value, t, s)]:
+        seq, t, s = self.sequence.value, self.step.value, self.scale.value
+        if self._full or self.canvas.layer_keys != [(seq, t, s)]:
             return []  # nothing shown yet, or the shown row is not the one the controls name
-        drawn: list[int] = []
-        for u in (t + direction, t - direction):
+        options = [v for _, v in self.sequence.options]
+        rows = [(seq, t + direction), (seq, t - direction)]
+        rows += [(k, t) for k in neighbours(options, seq, self._last_sequence) if k in self._cache]
+        drawn: list[tuple[int, int]] = []
+        for k, u in rows:
             if limit is not None and len(drawn) >= limit:
                 break
-            if 0 <= u < tr.num_steps and not self.canvas.layer_kept(0, [(self.sequence.value, u, s)]):
+            tr = self._cache[k]
+            if 0 <= u < tr.num_steps and not self.canvas.layer_kept(0, [(k, u, s)]):
                 self._set_top(tr, u, s)
-                if self.canvas.keep_layer(0, [(self.sequence.value, u, s)]):
-                    drawn.append(u)
+                if self.canvas.keep_layer(0, [(k, u, s)]):
+                    drawn.append((k, u))
         return drawn
 
     def _set_top(self, tr: Any, t: int, s: int) -> None:
