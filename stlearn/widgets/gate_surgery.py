@@ -410,22 +410,24 @@ class GateSurgery:
     def _on_edit(self) -> None:
         edit, gate = self.edit.value, self.gate.value
         # one message to the browser for the value slider's new range, step, name and value (each change sent on its
-        # own re-rendered the slider up to five times)
-        with self._holding(), self.value.hold_sync():
-            settings = self._edit_settings(edit, gate)
-            self._last_edit = edit
-            low, high, step, name, value = settings
-            # widen first so that the new value is always inside the range
-            self.value.min, self.value.max = min(low, self.value.min), max(high, self.value.max)
-            self.value.value = value
-            self.value.min, self.value.max, self.value.step = low, high, step
-            self.value.description = name
-            self.value.disabled = edit in ("zero_m", "cut_zigzag")
-            self.gate.disabled = edit in ("zero_m", "cut_zigzag")
-            self.layer.disabled = self.steps.disabled = edit == "cut_zigzag"
-            self.channel.disabled = self.where.disabled = edit == "cut_zigzag"
-            self.rows.disabled = self.cols.disabled = edit == "cut_zigzag"
-        self._update()
+        # own re-rendered the slider up to five times), sent after the picture: the browser re-renders the slider
+        # while it paints the new picture, not before it gets it
+        with self.value.hold_sync():
+            with self._holding():
+                settings = self._edit_settings(edit, gate)
+                self._last_edit = edit
+                low, high, step, name, value = settings
+                # widen first so that the new value is always inside the range
+                self.value.min, self.value.max = min(low, self.value.min), max(high, self.value.max)
+                self.value.value = value
+                self.value.min, self.value.max, self.value.step = low, high, step
+                self.value.description = name
+                self.value.disabled = edit in ("zero_m", "cut_zigzag")
+                self.gate.disabled = edit in ("zero_m", "cut_zigzag")
+                self.layer.disabled = self.steps.disabled = edit == "cut_zigzag"
+                self.channel.disabled = self.where.disabled = edit == "cut_zigzag"
+                self.rows.disabled = self.cols.disabled = edit == "cut_zigzag"
+            self._update()
 
     def _on_where(self) -> None:
         # the row and column sliders are there only while a region is chosen
