@@ -330,6 +330,29 @@ class SurgeryResult:
     layers: tuple[int, ...]
     _resume: Any = field(default=None, repr=False, compare=False)
 
+    def resumable_by(self, model: torch.nn.Module) -> SurgeryResult:
+        """This unmodified run, to be resumed (``run_surgery(model, ..., baseline=...)``) by ``model``: a copy of the
+        model that made it (same class, weights and zigzag switch) — lesson 4's GateSurgery runs edits ahead on a
+        copy and shares the unmodified runs between the two. Raises ValueError for a model that would compute
+        something else."""
+        res = self._resume
+        if res is None:
+            raise TypeError("resumable_by: only an unmodified run (surgery=None) can be resumed")
+        if model is res.model:
+            return self
+        mine, theirs = res.model.state_dict(), model.state_dict()
+        same = (type(model) is type(res.model) and getattr(model, "zigzag", None) == getattr(res.model, "zigzag", None)
+                and mine.keys() == theirs.keys()
+                and all(mine[k].shape == theirs[k].shape and torch.equal(mine[k], theirs[k])
+                        for k in mine))  # fmt: skip
+        if not same:
+            raise ValueError(
+                f"resumable_by: this run was made by a {type(res.model).__name__} with other weights (or another "
+                f"zigzag switch) than the given {type(model).__name__}: resumed, it would mix two models"
+            )
+        return SurgeryResult(self.predictions, self.next_frames, self.trace, self.steps, self.layers,
+                             _Resume(model, res.frames, res.input_len, res.states, res.outputs))  # fmt: skip
+
 
 @dataclass(frozen=True)
 class _Resume:

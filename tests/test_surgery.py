@@ -195,3 +195,31 @@ def test_resuming_refuses_a_baseline_of_other_frames_models_or_an_edited_run(con
         run_surgery(predrnn, frames, s, input_len=INPUT_LEN, baseline=base)
     with pytest.raises(ValueError, match="another model or input_len"):
         run_surgery(convlstm, frames, s, input_len=INPUT_LEN + 1, baseline=base)
+
+
+def test_an_unmodified_run_is_resumable_by_a_copy_of_its_model_only(convlstm, predrnn, frames):
+    import copy
+
+    base = run_surgery(predrnn, frames, input_len=INPUT_LEN)
+    twin = copy.deepcopy(predrnn)
+    s = Surgery("scale", "m", 0.5, steps="forecast")
+    shared = base.resumable_by(twin)
+    assert base.resumable_by(predrnn) is base
+    # the copy resumes from the shared run and computes what it computes from its own unmodified run
+    _same_run(run_surgery(twin, frames, s, input_len=INPUT_LEN, baseline=shared),
+              run_surgery(twin, frames, s, input_len=INPUT_LEN))  # fmt: skip
+    with pytest.raises(ValueError, match="another model"):  # the original still refuses the copy's run
+        run_surgery(predrnn, frames, s, input_len=INPUT_LEN, baseline=shared)
+    with pytest.raises(ValueError, match="other weights"):
+        base.resumable_by(convlstm)
+    changed = copy.deepcopy(predrnn)
+    with torch.no_grad():
+        changed.conv_last.weight.add_(1e-3)
+    with pytest.raises(ValueError, match="other weights"):
+        base.resumable_by(changed)
+    cut = copy.deepcopy(predrnn)
+    cut.zigzag = False
+    with pytest.raises(ValueError, match="zigzag"):
+        base.resumable_by(cut)
+    with pytest.raises(TypeError, match="unmodified run"):
+        run_surgery(predrnn, frames, s, input_len=INPUT_LEN).resumable_by(twin)

@@ -203,13 +203,22 @@ class GateSurgery:
 
     def baseline_of(self, index: int, model: torch.nn.Module | None = None) -> dict[str, Any]:
         """Sequence ``index``: frames and the unmodified forecast with its scores (computed once, then cached; by
-        ``model``, default the view's model: the background passes its copy)."""
+        ``model``, default the view's model: the background passes its copy). The view's model and its copy share
+        one unmodified run per sequence (:meth:`~stlearn.surgery.SurgeryResult.resumable_by`): the sequence the
+        background ran ahead costs the view no model pass."""
         model = model or self.model
         key = (index, model is self.model)  # an edited run resumes from an unmodified run of its own model
         with self._cache_lock:
             if key not in self._cache:
                 if len(self._cache) >= 16:
                     self._cache.pop(next(iter(self._cache)))
+                other = self._cache.get((index, not key[1]))
+                if other is not None:
+                    try:
+                        self._cache[key] = {**other, "run": other["run"].resumable_by(model)}
+                        return self._cache[key]
+                    except ValueError:  # the weights changed since the copy (or the zigzag is cut this moment)
+                        pass
                 x = one_sequence(self.source, index)
                 with lesson_pass():
                     out = run_surgery(model, x, None, self.input_len)
