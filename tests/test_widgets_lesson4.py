@@ -6,6 +6,7 @@ Small seeded models on 16×16 frames stand in for the pretrained ones; no timing
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import matplotlib
@@ -289,3 +290,84 @@ def test_partial_redraws_give_the_same_picture_as_a_full_redraw(convlstm, predrn
         viewer.plot.render()
         np.testing.assert_array_equal(strips, _png(viewer.canvas.image))
         np.testing.assert_array_equal(plot, _png(viewer.plot.image))
+
+
+def test_gate_surgery_draws_the_neighbouring_sequences_layers_ahead_and_shows_the_same_picture(convlstm, frames):
+    # while the learner looks, the strips and error-axis layers of the sequences next to the shown one are drawn
+    # (from runs the background made: no model pass on the event loop); switching then restores them
+    ui = GateSurgery(convlstm, frames, sequences=(0, 1, 2), input_len=INPUT_LEN)
+    ui.edited.MIN_COST = 0.0  # this small model's passes are cheaper than worth computing ahead in a lesson
+    assert ui.draw_ahead() == [] and ui._waiting_for_runs  # sequence 1 not run yet: nothing to draw
+    ui.sequence.value = 1
+    ui.value.value = 0.3
+    assert ui.edited.wait(60)
+    assert ui.draw_ahead(limit=1) == [2]  # the continuation of the last move (0 → 1) first
+    assert ui.draw_ahead() == [] and ui._waiting_for_runs  # sequence 0 at v = 0.3: not among the runs ahead
+    ui.edited.get((0, *ui.settings()[1:]))  # (as if the background had run it)
+    assert ui.draw_ahead() == [] and not ui._waiting_for_runs  # shown before at this scale: kept, nothing to draw
+    for k in (0, 2):
+        base, mod = ui.baseline_of(k), ui.edited.peek((k, *ui.settings()[1:]))
+        assert ui.canvas.layer_kept(1, [k, ui._error_top(base, mod, None)])
+    # the layers' artists are set back to the shown sequence (a later full draw or new scale draws them)
+    np.testing.assert_array_equal(_pixels(ui.strips["unmodified"])[:, :16], ui.baseline_of(1)["pred"][0])
+    np.testing.assert_array_equal(ui.line_base.get_ydata(), ui.baseline_of(1)["mse"])
+    assert ui.ax_err.get_ylim()[1] == ui.canvas.layer_keys[1]
+    kept = len(ui.canvas._kept_layers)
+    runs = ui.runs
+    ui.sequence.value = 2
+    assert len(ui.canvas._kept_layers) == kept and ui.runs == runs  # restored, not drawn; run ahead, not run
+    twin = GateSurgery(convlstm, frames, sequences=(0, 1, 2), input_len=INPUT_LEN, ahead=False)
+    twin.value.value, twin.sequence.value = 0.3, 2
+    np.testing.assert_array_equal(_png(ui.canvas.image), _png(twin.canvas.image))
+    ui.value.value = 0.0  # an edit after the switch: the layers' artists are those of sequence 2
+    twin.value.value = 0.0
+    np.testing.assert_array_equal(_png(ui.canvas.image), _png(twin.canvas.image))
+    ui.canvas.render()
+    np.testing.assert_array_equal(_png(ui.canvas.image), _png(twin.canvas.image))
+
+
+def test_gate_surgery_draws_ahead_on_the_kernels_event_loop(convlstm, frames, monkeypatch):
+    from stlearn.widgets._ahead import ComputeAhead
+
+    monkeypatch.setattr(ComputeAhead, "PAUSE", 0.0)
+    drawn = []
+
+    async def learner() -> GateSurgery:  # in Jupyter, the views' callbacks run on the kernel's event loop
+        ui = GateSurgery(convlstm, frames, sequences=(0, 1, 2), input_len=INPUT_LEN)
+        ui.edited.MIN_COST = 0.0
+        ui.value.value = 0.2  # not a sequence switch: nothing drawn ahead
+        await asyncio.sleep(0.3)
+        drawn.append(ui.canvas.layer_kept(0, [1, 0]))
+        ui.sequence.value = 1  # the background runs sequence 2 at v = 0.2 first (the continuation of the move)
+        for _ in range(40):  # looks again until the background has it (DRAW_AHEAD_RETRY)
+            await asyncio.sleep(0.05)
+            if ui.canvas.layer_kept(0, [2, 0]):
+                break
+        drawn.append(ui.canvas.layer_kept(0, [2, 0]))
+        return ui
+
+    ui = asyncio.run(learner())
+    assert drawn == [False, True] and ui.edited.wait(60)
+
+
+def test_gate_surgery_sends_the_picture_before_the_controls_and_the_read_out(predrnn, frames, monkeypatch):
+    # the browser gets the new picture first: the controls switched on or off (one batched message each), the value
+    # slider's new range and the read-out follow, and are laid out while the picture is decoded
+    import ipywidgets
+
+    ui = GateSurgery(predrnn, frames, sequences=(0,), input_len=INPUT_LEN)
+    sent = []
+    send = ipywidgets.Widget.send_state
+
+    def record(widget, key=None):
+        sent.append(widget)
+        return send(widget, key)
+
+    monkeypatch.setattr(ipywidgets.Widget, "send_state", record)
+    for edit in ("cut_zigzag", "scale", "zero_m", "bias"):
+        sent.clear()
+        ui.edit.value = edit
+        picture = sent.index(ui.canvas.image)
+        later = [ui.value, ui.gate, ui.layer, ui.steps, ui.channel, ui.where, ui.rows, ui.cols, ui.readout]
+        assert all(w not in sent[:picture] for w in later), edit
+        assert ui.readout in sent[picture:] and ui.value in sent[picture:], edit

@@ -87,6 +87,12 @@ class ComputeAhead:
         with self._lock:
             return key in self._values
 
+    def peek(self, key: Hashable) -> Any:
+        """The value kept under ``key``, or None: never computes nor waits, and counts no hit (a view drawing ahead
+        what it already has: lesson 4's GateSurgery)."""
+        with self._lock:
+            return self._values.get(key)
+
     def get(self, key: Hashable) -> Any:
         """The value of ``key`` (computed now if it was neither kept nor being computed)."""
         with self._lock:

@@ -222,13 +222,19 @@ class BlitImage(FigureImage):
     def keep_layer(self, k: int, keys: list[Any]) -> bool:
         """Draw layer ``k`` as its artists are now over the kept background under it, and keep it as the layer that
         :attr:`layer_keys` = ``keys`` names, without sending anything (a view drawing ahead what the learner will
-        likely ask for next: lesson 8's next step). False (nothing drawn) if it is kept already, or the layers under
-        it are not those shown now. The canvas holds a scratch picture afterwards: the next render redraws it."""
+        likely ask for next: lesson 8's next step, lesson 4's next sequence). False (nothing drawn) if it is kept
+        already, or the layers under it are neither those shown now nor kept. The canvas holds a scratch picture
+        afterwards: the next render redraws it."""
         key = tuple(keys[: k + 1])
-        if (len(keys) != len(self.layers) or key in self._kept_layers or len(self._backgrounds) <= k
-                or key[:k] != tuple(self.layer_keys[:k])):  # fmt: skip
+        if len(keys) != len(self.layers) or key in self._kept_layers or len(self._backgrounds) <= k:
             return False
-        self.figure.canvas.restore_region(self._backgrounds[k])
+        if key[:k] == tuple(self.layer_keys[:k]):
+            under = self._backgrounds[k]
+        elif key[:k] in self._kept_layers:  # the layers under it as drawn ahead (or shown before)
+            under = self._kept_layers[key[:k]]
+        else:
+            return False
+        self.figure.canvas.restore_region(under)
         shown, self.layer_keys = self.layer_keys, list(keys)
         try:
             self._draw_layer(k)

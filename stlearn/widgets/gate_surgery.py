@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import copy
+import functools
 import html
 import threading
 from collections.abc import Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
 import ipywidgets as widgets
@@ -18,7 +19,7 @@ from matplotlib.ticker import MaxNLocator
 from .. import metrics
 from ..models.base import lesson_pass
 from ..surgery import Surgery, run_surgery, surgery_targets
-from ._ahead import ComputeAhead, neighbours, one_step_plan
+from ._ahead import ComputeAhead, later, neighbours, one_step_plan
 from ._strips import BlitImage, FrameStrip, FrameStyle, check_sequences, frame_style, one_sequence, sequence_source
 
 __all__ = ["GateSurgery", "error_scale"]
@@ -53,10 +54,14 @@ EQUATIONS = {
 KEPT_RUNS = 32
 #: settings run ahead after each update: the next step of the control that moved, then of the others
 AHEAD = 6
+#: seconds between two looks for the neighbouring sequences' runs (drawn ahead as soon as the background has them),
+#: and how many looks
+DRAW_AHEAD_RETRY, DRAW_AHEAD_TRIES = 0.1, 20
 
 
+@functools.cache
 def _cmap(name: str) -> Any:
-    """A colour map whose NaN (the gaps of a strip) is transparent."""
+    """A colour map whose NaN (the gaps of a strip) is transparent (one per name: its look-up table is built once)."""
     import matplotlib
 
     return matplotlib.colormaps[name].with_extremes(bad=(0.0, 0.0, 0.0, 0.0))
@@ -94,7 +99,9 @@ class GateSurgery:
     sliders update when released. The edited runs of the last :data:`KEPT_RUNS` settings are kept, and while the
     learner looks, the settings one step away (the next value, channel, gate, edit, layer, sequence; the
     continuation of the last move first) are run ahead in the background
-    (:class:`~stlearn.widgets._ahead.ComputeAhead`): stepping a control shows a forecast already computed.
+    (:class:`~stlearn.widgets._ahead.ComputeAhead`): stepping a control shows a forecast already computed. After a
+    sequence switch, the neighbouring sequences' strips and error axis are drawn ahead on the kernel's event loop
+    (:meth:`draw_ahead`): the next sequence's picture redraws only what the edit changes.
 
     Args:
         model: a ConvLSTM, PredRNN or PredRNN-V2 (``zero M`` and ``cut the zigzag`` appear for PredRNN).
@@ -135,6 +142,9 @@ class GateSurgery:
         # and the learner's model is shared with the other views of the lesson
         self._ahead_model = copy.deepcopy(model) if self.edited.background else None
         self._shown_settings: tuple | None = None
+        self._last_sequence: int | None = None  # the sequence shown before the current one (neighbours()' direction)
+        self._ahead: Any = None  # the pending draw_ahead (an event-loop timer), cancelled by the next update
+        self._waiting_for_runs = False  # draw_ahead found a neighbour whose runs the background has not made yet
         self._hold = False
         self._last_edit: str | None = None
         first = self.baseline_of(seqs[0])
@@ -171,7 +181,7 @@ class GateSurgery:
                                            continuous_update=False, layout=row, style=desc)  # fmt: skip
         self.region_box = widgets.VBox([], layout=widgets.Layout(min_width="310px"))
         #: the edit and its equation, what it did to the gate, the change of the scores: one HTML widget (each HTML
-        #: update costs the browser a layout of the notebook), set before the picture is drawn
+        #: update costs the browser a layout of the notebook), set after the picture is sent
         self.readout = widgets.HTML()
         self._build_figure(first)
         guard = self.canvas.guard
@@ -368,18 +378,20 @@ class GateSurgery:
                                           label="unmodified")[0]  # fmt: skip
         self.line_mod = self.ax_err.plot(lead, np.zeros(t_out), marker="s", ms=3, color="#d62728",
                                          label="modified", animated=True)[0]  # fmt: skip
-        # only the modified strip and its error line change with an edit: redrawn over a saved background.
+        # only the modified rows and the error line change with an edit: redrawn over a saved background.
         # Layer 0 (the other frames, the unmodified labels) changes with the sequence; layer 1 (the y axis and the
-        # unmodified line) with the error scale or the sequence; both are kept per (sequence, scale). The
-        # ground-truth labels (t=10, 11, ...) are the same for every sequence: static.
+        # unmodified line) with the error scale or the sequence; layer 2 (the unmodified gate row and its outline)
+        # with the gate shown, its channel and region, or the layers under it; all are kept per (sequence, scale,
+        # gate row: layer_keys). The ground-truth labels (t=10, 11, ...) are the same for every sequence: static.
         truth = self.strips["ground truth"]
         truth.set(first["frames"][self.input_len :], [f"t={self.input_len + t}" for t in range(t_out)])
         for text in truth.texts:
             text.set_animated(False)
-        self.canvas.animated = [*self.strips["modified"].artists, *self.gate_strips["unmodified"].artists,
-                                *self.gate_strips["modified"].artists, *self.outlines, self.line_mod]  # fmt: skip
+        self.canvas.animated = [*self.strips["modified"].artists, *self.gate_strips["modified"].artists,
+                                self.outlines[0], self.outlines[2], self.line_mod]  # fmt: skip
         self.canvas.layers = [[truth.image, *self.strips["unmodified"].artists],
-                              [self.ax_err.yaxis, self.line_base]]  # fmt: skip
+                              [self.ax_err.yaxis, self.line_base],
+                              [*self.gate_strips["unmodified"].artists, self.outlines[1]]]  # fmt: skip
         self.ax_err.set_xticks(lead)
         self.ax_err.tick_params(labelsize=7)
         self.ax_err.set_xlabel("lead time (frames after the last input)", fontsize=8)
@@ -419,9 +431,12 @@ class GateSurgery:
     def _on_edit(self) -> None:
         edit, gate = self.edit.value, self.gate.value
         # one message to the browser for the value slider's new range, step, name and value (each change sent on its
-        # own re-rendered the slider up to five times), sent after the picture: the browser re-renders the slider
-        # while it paints the new picture, not before it gets it
-        with self.value.hold_sync():
+        # own re-rendered the slider up to five times), and one for each control switched on or off, sent after the
+        # picture: the browser re-renders the controls while it paints the new picture, not before it gets it
+        with ExitStack() as held:
+            for control in (self.value, self.gate, self.layer, self.steps, self.channel, self.where, self.rows,
+                            self.cols):  # fmt: skip
+                held.enter_context(control.hold_sync())
             with self._holding():
                 settings = self._edit_settings(edit, gate)
                 self._last_edit = edit
@@ -447,26 +462,48 @@ class GateSurgery:
         """The label under a forecast frame: whole numbers on 64 × 64 frames, one decimal on small ones."""
         return f"MSE {value:.0f}" if self.error_base >= 20 else f"MSE {value:.1f}"
 
+    def _set_layers(self, base: dict[str, Any], top: float) -> None:
+        """The artists of the kept layers: the ground truth and unmodified strips (layer 0), the error axis's scale
+        and the unmodified line (layer 1)."""
+        self.strips["ground truth"].set(base["frames"][self.input_len :])  # its labels never change
+        self.strips["unmodified"].set(base["pred"], [self._mse_label(v) for v in base["mse"]])
+        self.line_base.set_ydata(base["mse"])
+        if self.ax_err.get_ylim()[1] != top:
+            self.ax_err.set_ylim(0, top)
+
+    def _error_top(self, base: dict[str, Any], mod: dict[str, Any], current: float | None) -> float:
+        """The error axis's top for this forecast pair (:func:`error_scale`; ``current``: the top shown now)."""
+        worst = 1.1 * max(float(base["mse"].max()), float(mod["mse"].max()), self.error_base / 100)
+        return error_scale(worst, current, self.error_base)
+
+    def _gate_row_key(self, settings: tuple) -> tuple:
+        """What the unmodified gate row (layer 2) shows besides the sequence: the gate and its layer, the channel and
+        the region its means are taken over."""
+        cut = settings[1] == "cut_zigzag"
+        return (*self.shown_gate(settings), -1 if cut else settings[6], None if cut else self._region_of(settings))
+
     def _update(self) -> None:
         if self._hold:
             return
+        if self._ahead is not None:
+            self._ahead.cancel()
+            self._ahead = None
         base = self.baseline_of(self.sequence.value)
         full = self.shown != self.sequence.value
-        if full:
-            self.strips["ground truth"].set(base["frames"][self.input_len :])  # its labels never change
-            self.strips["unmodified"].set(base["pred"], [self._mse_label(v) for v in base["mse"]])
-            self.line_base.set_ydata(base["mse"])
-            self.shown = self.sequence.value
         mod = self.modified()
         self.strips["modified"].set(mod["pred"], [self._mse_label(v) for v in mod["mse"]])
         self.line_mod.set_ydata(mod["mse"])
         self._draw_gates(base["run"], mod["gates"])
+        gate_row = self._gate_row_key(self.settings())
         # the error axis on a coarse scale (100, 200, 400, ...): a new sequence redraws the other two strips
         # (layer 0) and all after it, a new scale the y axis and the unmodified line (layer 1), an edit only the rest
-        worst = 1.1 * max(float(base["mse"].max()), float(mod["mse"].max()), self.error_base / 100)
-        top = error_scale(worst, None if full else self.ax_err.get_ylim()[1], self.error_base)
-        rescaled = self.ax_err.get_ylim()[1] != top
-        if rescaled:
+        shown_top = self.ax_err.get_ylim()[1]
+        top = self._error_top(base, mod, None if full else shown_top)
+        rescaled = shown_top != top
+        if full:
+            self._set_layers(base, top)
+            self.shown = self.sequence.value
+        elif rescaled:
             self.ax_err.set_ylim(0, top)
         surgery = self.current_surgery()
         g = TARGET_LABELS.get(surgery.target or "", "")
@@ -480,29 +517,91 @@ class GateSurgery:
             f"mean SSIM {base['ssim'].mean():.3f} → <b>{mod['ssim'].mean():.3f}</b> ({d_ssim:+.3f}) "
             f"over the {len(base['mse'])} forecast frames of sequence {self.sequence.value}",
         ]
-        # the text before the picture: the browser lays it out while the kernel draws
+        shown_row = self.canvas.layer_keys[2] if len(self.canvas.layer_keys) == 3 else None
+        self.canvas.layer_keys = [self.sequence.value, top, gate_row]
+        self.canvas.render_changed(0 if full else 1 if rescaled else 2 if gate_row != shown_row else None)
+        # the text after the picture (measured in the browser on lesson 8's TrajGRU view: sent first, its layout
+        # there slowed the kernel's drawing on 2 cores and the picture came later)
         self.readout.value = "".join(f"<div>{line}</div>" for line in lines)
-        self.canvas.layer_keys = [self.sequence.value, top]
-        self.canvas.render_changed(0 if full else 1 if rescaled else None)
         self._plan_ahead()
+        if self._shown_settings is not None and self._shown_settings[0] != self.sequence.value:
+            self._last_sequence = self._shown_settings[0]
         self._shown_settings = self.settings()
+        if full:  # the learner steps through the sequences: the next ones' layers are drawn while they look (after
+            # other moves not: the event loop stays free for the next key press)
+            self._ahead = later(ComputeAhead.PAUSE, lambda: self._draw_ahead_one(DRAW_AHEAD_TRIES))
+
+    def _draw_ahead_one(self, tries: int) -> None:
+        """One sequence ahead, then the next in a later turn of the event loop (a key press in between is served
+        first); while the background has not run a neighbour yet, look again a little later."""
+        self._ahead = None
+        if self.draw_ahead(limit=1):
+            self._ahead = later(0.0, lambda: self._draw_ahead_one(tries))
+        elif self._waiting_for_runs and tries > 1:
+            self._ahead = later(DRAW_AHEAD_RETRY, lambda: self._draw_ahead_one(tries - 1))
+
+    def draw_ahead(self, limit: int | None = None) -> list[int]:
+        """Draw and keep the layers a switch to a neighbouring sequence redraws — the ground truth and unmodified
+        strips, the error axis at its new scale with the unmodified line — at the settings shown, for the
+        neighbours whose runs are at hand (run ahead by the background: no model pass here) and not kept yet, at
+        most ``limit``; returns the sequences drawn. Nothing is sent, and the layers' artists are set back to the
+        shown sequence. Run on the kernel's event loop while the learner looks (:func:`~stlearn.widgets._ahead.later`):
+        switching to that sequence then draws only the modified strip, the gate rows and the modified line."""
+        self._waiting_for_runs = False
+        seq, settings = self.sequence.value, self._shown_settings
+        if self.shown != seq or settings != self.settings() or len(self.canvas.layer_keys) != 3:
+            return []  # nothing shown yet, or the controls name a picture not drawn yet
+        drawn: list[int] = []
+        for k in neighbours([v for _, v in self.sequence.options], seq, self._last_sequence):
+            if limit is not None and len(drawn) >= limit:
+                break
+            base = self._cache.get((k, True)) or self._cache.get((k, False))
+            mod = self.edited.peek((k, *settings[1:]))
+            if base is None or mod is None:
+                self._waiting_for_runs = True  # the background may be running it
+                continue
+            keys = [k, self._error_top(base, mod, None), self.canvas.layer_keys[2]]
+            if self.canvas.layer_kept(2, keys):
+                continue
+            self._set_layers(base, keys[1])
+            self._set_gate_row("unmodified", *self.gate_maps(base["run"], settings))
+            if self.canvas.keep_layer(0, keys) | self.canvas.keep_layer(1, keys) | self.canvas.keep_layer(2, keys):
+                drawn.append(k)
+        if drawn:
+            shown = self.baseline_of(seq)
+            self._set_layers(shown, self.canvas.layer_keys[1])
+            self._set_gate_row("unmodified", *self.gate_maps(shown["run"], settings))
+        return drawn
+
+    def _gate_colours(self, gate: str, m_base: np.ndarray) -> tuple[str, float, float]:
+        """The gate rows' colour map and range: the gate's own range, or for a state (unbounded) a symmetric range
+        from the unmodified maps."""
+        kind = self.targets[gate]
+        if kind == "state":
+            top = max(float(np.abs(m_base).max()), 1e-6)
+            return "RdBu_r", -top, top
+        return ("viridis", *kind) if kind[0] == 0.0 else ("RdBu_r", *kind)
+
+    def _set_gate_row(self, label: str, maps: np.ndarray, means: np.ndarray,
+                      colours: tuple[str, float, float] | None = None) -> None:  # fmt: skip
+        """One gate row: the maps (n, H', W') on the grid, each cell p × p pixels, the means under them; ``colours``
+        default: those of the unmodified maps (the unmodified row)."""
+        cmap, low, high = colours or self._gate_colours(self.shown_gate()[0], maps)
+        p = self.model.patch_size
+        strip = self.gate_strips[label]
+        strip.image.set_cmap(_cmap(cmap))
+        strip.image.set_clim(low, high)
+        strip.set(maps.repeat(p, 1).repeat(p, 2), [f"{v:.2f}" for v in means])
 
     def _draw_gates(self, base_run: Any, mod_gates: tuple[np.ndarray, np.ndarray]) -> None:
         """The gate rows: the shown gate per forecast step, unmodified and modified, and the region outlines."""
         gate, layer = self.shown_gate()
         p = self.model.patch_size
         (m_base, s_base), (m_mod, s_mod) = self.gate_maps(base_run), mod_gates
-        kind = self.targets[gate]
-        if kind == "state":  # unbounded: a symmetric scale from the unmodified maps
-            top = max(float(np.abs(m_base).max()), 1e-6)
-            cmap, low, high = "RdBu_r", -top, top
-        else:
-            cmap, low, high = ("viridis", *kind) if kind[0] == 0.0 else ("RdBu_r", *kind)
-        for label, maps, means in (("unmodified", m_base, s_base), ("modified", m_mod, s_mod)):
-            strip = self.gate_strips[label]
-            strip.image.set_cmap(_cmap(cmap))
-            strip.image.set_clim(low, high)
-            strip.set(maps.repeat(p, 1).repeat(p, 2), [f"{v:.2f}" for v in means])  # each grid cell: p × p pixels
+        colours = self._gate_colours(gate, m_base)
+        low, high = colours[1:]
+        self._set_gate_row("unmodified", m_base, s_base, colours)
+        self._set_gate_row("modified", m_mod, s_mod, colours)
         # the edited region, outlined in every frame of the modified forecast and the gate rows
         region = self.region() if self.edit.value != "cut_zigzag" else None
         segments = []
