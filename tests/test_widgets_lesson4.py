@@ -371,3 +371,27 @@ def test_gate_surgery_sends_the_picture_before_the_controls_and_the_read_out(pre
         later = [ui.value, ui.gate, ui.layer, ui.steps, ui.channel, ui.where, ui.rows, ui.cols, ui.readout]
         assert all(w not in sent[:picture] for w in later), edit
         assert ui.readout in sent[picture:] and ui.value in sent[picture:], edit
+
+
+def test_gate_surgery_runs_one_step_of_every_control_ahead_the_edit_and_gate_first(convlstm, frames):
+    # a first press on another control than the last one moved also finds its run ahead: one step of each of the
+    # eight controls (the edit and gate switches first: their misses cost the browser most)
+    ui = GateSurgery(convlstm, frames, sequences=(0, 1), input_len=INPUT_LEN)
+    ui.edited.MIN_COST = 0.0
+    ui.value.value = 0.05
+    assert ui.edited.wait(60)
+    now = ui.settings()
+    one_step = {
+        "value": (*now[:5], 0.1, *now[6:]),
+        "edit": (now[0], "bias", *now[2:5], 0.0, *now[6:]),
+        "gate": (now[0], now[1], "c_tilde", *now[3:]),  # (the next gate; the clamp value kept where it fits)
+        "sequence": (1, *now[1:]),
+        "layer": (*now[:3], 1, *now[4:]),
+        "steps": (*now[:4], "encoder", *now[5:]),
+        "channel": (*now[:6], 0, *now[7:]),
+        "where": (*now[:7], "region", *now[8:]),
+    }
+    assert [name for name, key in one_step.items() if key not in ui.edited] == []
+    runs = ui.runs
+    ui.gate.value = "c_tilde"  # shown with no model pass
+    assert ui.runs == runs and ui.canvas.last_error is None
