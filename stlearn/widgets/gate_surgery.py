@@ -547,11 +547,12 @@ class GateSurgery:
 
     def draw_ahead(self, limit: int | None = None) -> list[int]:
         """Draw and keep the layers a switch to a neighbouring sequence redraws — the ground truth and unmodified
-        strips, the error axis at its new scale with the unmodified line — at the settings shown, for the
-        neighbours whose runs are at hand (run ahead by the background: no model pass here) and not kept yet, at
-        most ``limit``; returns the sequences drawn. Nothing is sent, and the layers' artists are set back to the
-        shown sequence. Run on the kernel's event loop while the learner looks (:func:`~stlearn.widgets._ahead.later`):
-        switching to that sequence then draws only the modified strip, the gate rows and the modified line."""
+        strips, the error axis at its new scale with the unmodified line, the unmodified gate row — at the settings
+        shown, for the neighbours whose runs are at hand (run ahead by the background: no model pass here) and not
+        kept yet, at most ``limit``; returns the sequences drawn. Nothing is sent, and the layers' artists are set
+        back to the shown sequence. Run on the kernel's event loop while the learner looks after a sequence switch
+        (:func:`~stlearn.widgets._ahead.later`): switching to that sequence then draws only the modified strip, the
+        modified gate row and line. Lessons 4-6."""
         self._waiting_for_runs = False
         seq, settings = self.sequence.value, self._shown_settings
         if self.shown != seq or settings != self.settings() or len(self.canvas.layer_keys) != 3:
