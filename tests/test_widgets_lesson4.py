@@ -326,6 +326,30 @@ def test_gate_surgery_draws_the_neighbouring_sequences_layers_ahead_and_shows_th
     np.testing.assert_array_equal(_png(ui.canvas.image), _png(twin.canvas.image))
 
 
+def test_gate_surgery_runs_a_cheap_models_neighbouring_sequences_itself_to_draw_them_ahead(convlstm, frames):
+    # lesson 4's toy (~5 ms a pass) is cheaper than worth running in the background: ComputeAhead plans nothing for
+    # it, so draw_ahead runs the neighbours' passes itself (on the event loop, one neighbour a turn)
+    ui = GateSurgery(convlstm, frames, sequences=(0, 1, 2), input_len=INPUT_LEN)
+    ui.edited.MIN_COST = 10.0  # every pass counts as cheap
+    ui.sequence.value = 1
+    ui.value.value = 0.3
+    assert ui.edited.wait(5) and ui.edited.ahead == 0  # nothing was run in the background
+    runs = ui.runs
+    assert ui.draw_ahead(limit=1) == [2] and ui.runs == runs + 2  # sequence 2: its unmodified and edited passes
+    # sequence 0: its edited pass only (its unmodified run is cached); shown before at this scale: kept, not drawn
+    assert ui.draw_ahead() == [] and ui.runs == runs + 3 and not ui._waiting_for_runs
+    ui.sequence.value = 2
+    assert ui.runs == runs + 3  # drawn ahead: shown with no model pass
+    twin = GateSurgery(convlstm, frames, sequences=(0, 1, 2), input_len=INPUT_LEN, ahead=False)
+    twin.value.value, twin.sequence.value = 0.3, 2
+    np.testing.assert_array_equal(_png(ui.canvas.image), _png(twin.canvas.image))
+    twin.value.value = 0.4
+    twin.sequence.value = 1  # computing ahead switched off: draw_ahead runs nothing (sequence 0 at v = 0.4 not run)
+    twin.edited.MIN_COST = 10.0
+    runs = twin.runs
+    assert 0 not in twin.draw_ahead() and twin._waiting_for_runs and twin.runs == runs
+
+
 def test_gate_surgery_draws_ahead_on_the_kernels_event_loop(convlstm, frames, monkeypatch):
     from stlearn.widgets._ahead import ComputeAhead
 

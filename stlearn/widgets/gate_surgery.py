@@ -548,21 +548,28 @@ class GateSurgery:
     def draw_ahead(self, limit: int | None = None) -> list[int]:
         """Draw and keep the layers a switch to a neighbouring sequence redraws — the ground truth and unmodified
         strips, the error axis at its new scale with the unmodified line, the unmodified gate row — at the settings
-        shown, for the neighbours whose runs are at hand (run ahead by the background: no model pass here) and not
-        kept yet, at most ``limit``; returns the sequences drawn. Nothing is sent, and the layers' artists are set
-        back to the shown sequence. Run on the kernel's event loop while the learner looks after a sequence switch
-        (:func:`~stlearn.widgets._ahead.later`): switching to that sequence then draws only the modified strip, the
-        modified gate row and line. Lessons 4-6."""
+        shown, for the neighbours whose runs are at hand (run ahead by the background: no model pass here; for a
+        model cheaper than :attr:`~stlearn.widgets._ahead.ComputeAhead.MIN_COST`, which the background does not run,
+        run here) and not kept yet, at most ``limit``; returns the sequences drawn. Nothing is sent, and the layers'
+        artists are set back to the shown sequence. Run on the kernel's event loop while the learner looks after a
+        sequence switch (:func:`~stlearn.widgets._ahead.later`): switching to that sequence then draws only the
+        modified strip, the modified gate row and line. Lessons 4-6."""
         self._waiting_for_runs = False
         seq, settings = self.sequence.value, self._shown_settings
         if self.shown != seq or settings != self.settings() or len(self.canvas.layer_keys) != 3:
             return []  # nothing shown yet, or the controls name a picture not drawn yet
+        # a model cheaper than worth running in the background (lesson 4's toy, ~5 ms a pass: ComputeAhead plans
+        # nothing) is run here, in this turn of the event loop
+        cost = self.edited.cost
+        cheap = self.edited.background and cost is not None and cost < self.edited.MIN_COST
         drawn: list[int] = []
         for k in neighbours([v for _, v in self.sequence.options], seq, self._last_sequence):
             if limit is not None and len(drawn) >= limit:
                 break
             base = self._cache.get((k, True)) or self._cache.get((k, False))
             mod = self.edited.peek((k, *settings[1:]))
+            if cheap and (base is None or mod is None):
+                base, mod = self.baseline_of(k), self.edited.get((k, *settings[1:]))
             if base is None or mod is None:
                 self._waiting_for_runs = True  # the background may be running it
                 continue
