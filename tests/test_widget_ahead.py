@@ -13,7 +13,7 @@ import torch
 
 from stlearn.models import ConvLSTM, PredRNN
 from stlearn.widgets import ConnectivityExplorer
-from stlearn.widgets._ahead import ComputeAhead, later, neighbours
+from stlearn.widgets._ahead import ComputeAhead, LoopAhead, later, neighbours
 
 
 def test_get_computes_keeps_and_counts():
@@ -237,3 +237,34 @@ def test_later_runs_on_the_running_event_loop_and_drops_its_errors(monkeypatch):
         assert later(0.0, lambda: ran.append("off")) is None
 
     asyncio.run(off())
+
+
+def test_loop_ahead_does_one_piece_a_turn_looks_again_while_waiting_and_is_cancelled_by_the_next_update(monkeypatch):
+    monkeypatch.setattr(ComputeAhead, "PAUSE", 0.0)
+    pieces = [True, True, False]  # two pieces to draw, then nothing ready
+    log: list[str] = []
+
+    def one() -> bool:
+        log.append("piece")
+        return pieces.pop(0) if pieces else False
+
+    def waiting() -> bool:  # the background has not made the next piece's runs yet
+        log.append("waiting?")
+        return True
+
+    async def main() -> None:
+        ahead = LoopAhead()
+        ahead.start(one, waiting, retry=0.01, tries=3)
+        for _ in range(3):  # one piece per turn of the loop: a key press queued in between is served first
+            await asyncio.sleep(0)
+        log.append("key press")
+        await asyncio.sleep(0.1)
+        ahead.start(one)  # no waiting: ends at the first turn that draws nothing
+        ahead.cancel()  # the next update comes first: nothing runs
+        await asyncio.sleep(0.05)
+
+    asyncio.run(main())
+    # two pieces, a turn that finds nothing ready, then two more looks (three in all) while it waits
+    assert log == ["piece", "piece", "key press", "piece", "waiting?", "piece", "waiting?", "piece"]
+    LoopAhead().start(one)  # no loop runs here (plain Python): nothing is scheduled
+    assert log[-1] == "piece" and len(log) == 8

@@ -9,7 +9,7 @@ computes them, on one torch thread (:func:`~stlearn.models.base.lesson_pass`).
 
 Used by the views whose update is a model pass: GateSurgery (lessons 4-6, an edited forecast) and
 ConnectivityExplorer (lesson 10, two backward passes). A view whose work ahead is drawing (matplotlib, which is
-not thread-safe) does it on the kernel's own event loop instead, between messages: :func:`later`.
+not thread-safe) does it on the kernel's own event loop instead, between messages: :class:`LoopAhead` (lessons 4-6, 8).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from typing import Any
 
 from ..models.base import lesson_pass
 
-__all__ = ["ComputeAhead", "later", "neighbours", "one_step_plan"]
+__all__ = ["ComputeAhead", "LoopAhead", "later", "neighbours", "one_step_plan"]
 
 
 class ComputeAhead:
@@ -215,7 +215,7 @@ def later(delay: float, callback: Callable[[], None]) -> asyncio.TimerHandle | N
     it runs between two messages, in the thread that runs the views' callbacks), or do nothing and return None where
     no loop runs (plain Python; tests call the callback themselves) or ``STLEARN_AHEAD=0``. Its exceptions are
     dropped: work done ahead is redone, and raises, when the learner asks for it. Cancel it with the handle's
-    ``cancel()``. Lesson 8 (TrajGRUFlowExplorer draws the next step's flows while the learner looks)."""
+    ``cancel()``. Lessons 4-6 and 8, through :class:`LoopAhead` (a view drawing ahead while the learner looks)."""
     if os.environ.get("STLEARN_AHEAD", "1") == "0":
         return None
     try:
@@ -230,6 +230,35 @@ def later(delay: float, callback: Callable[[], None]) -> asyncio.TimerHandle | N
             pass
 
     return loop.call_later(delay, run)
+
+
+class LoopAhead:
+    """Drawing ahead on the kernel's event loop, one piece a turn: :meth:`start` runs ``one()`` :attr:`~ComputeAhead.
+    PAUSE` seconds later (the browser paints the picture just sent first), and again in the next turn of the loop
+    while it did a piece (returns true), so that a key press in between is served first; while ``waiting()`` says the
+    next piece is not ready yet (runs the background has not made), it looks again every ``retry`` seconds, at most
+    ``tries`` looks. :meth:`cancel` (the view's next update) drops what is pending. Nothing runs where no loop runs
+    (:func:`later`). Lessons 4-6 (GateSurgery's next sequences) and 8 (TrajGRUFlowExplorer's next rows)."""
+
+    def __init__(self) -> None:
+        self._timer: asyncio.TimerHandle | None = None
+
+    def start(self, one: Callable[[], Any], waiting: Callable[[], bool] = lambda: False, *, retry: float = 0.1,
+              tries: int = 1) -> None:  # fmt: skip
+        self.cancel()
+        self._timer = later(ComputeAhead.PAUSE, lambda: self._turn(one, waiting, retry, tries))
+
+    def cancel(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _turn(self, one: Callable[[], Any], waiting: Callable[[], bool], retry: float, tries: int) -> None:
+        self._timer = None
+        if one():
+            self._timer = later(0.0, lambda: self._turn(one, waiting, retry, tries))
+        elif tries > 1 and waiting():
+            self._timer = later(retry, lambda: self._turn(one, waiting, retry, tries - 1))
 
 
 def neighbours(options: Sequence[Any], value: Any, previous: Any = None) -> list[Any]:

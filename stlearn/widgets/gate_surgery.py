@@ -19,7 +19,7 @@ from matplotlib.ticker import MaxNLocator
 from .. import metrics
 from ..models.base import lesson_pass
 from ..surgery import Surgery, run_surgery, surgery_targets
-from ._ahead import ComputeAhead, later, neighbours, one_step_plan
+from ._ahead import ComputeAhead, LoopAhead, neighbours, one_step_plan
 from ._strips import BlitImage, FrameStrip, FrameStyle, check_sequences, frame_style, one_sequence, sequence_source
 
 __all__ = ["GateSurgery", "error_scale"]
@@ -144,7 +144,7 @@ class GateSurgery:
         self._ahead_model = copy.deepcopy(model) if self.edited.background else None
         self._shown_settings: tuple | None = None
         self._last_sequence: int | None = None  # the sequence shown before the current one (neighbours()' direction)
-        self._ahead: Any = None  # the pending draw_ahead (an event-loop timer), cancelled by the next update
+        self._ahead = LoopAhead()  # draw_ahead on the event loop after a sequence switch, cancelled by the next update
         self._waiting_for_runs = False  # draw_ahead found a neighbour whose runs the background has not made yet
         self._hold = False
         self._last_edit: str | None = None
@@ -490,9 +490,7 @@ class GateSurgery:
     def _update(self) -> None:
         if self._hold:
             return
-        if self._ahead is not None:
-            self._ahead.cancel()
-            self._ahead = None
+        self._ahead.cancel()
         base = self.baseline_of(self.sequence.value)
         full = self.shown != self.sequence.value
         mod = self.modified()
@@ -534,16 +532,9 @@ class GateSurgery:
         self._shown_settings = self.settings()
         if full:  # the learner steps through the sequences: the next ones' layers are drawn while they look (after
             # other moves not: the event loop stays free for the next key press)
-            self._ahead = later(ComputeAhead.PAUSE, lambda: self._draw_ahead_one(DRAW_AHEAD_TRIES))
-
-    def _draw_ahead_one(self, tries: int) -> None:
-        """One sequence ahead, then the next in a later turn of the event loop (a key press in between is served
-        first); while the background has not run a neighbour yet, look again a little later."""
-        self._ahead = None
-        if self.draw_ahead(limit=1):
-            self._ahead = later(0.0, lambda: self._draw_ahead_one(tries))
-        elif self._waiting_for_runs and tries > 1:
-            self._ahead = later(DRAW_AHEAD_RETRY, lambda: self._draw_ahead_one(tries - 1))
+            # one sequence a turn; while the background has not run a neighbour yet, look again a little later
+            self._ahead.start(lambda: self.draw_ahead(limit=1), lambda: self._waiting_for_runs,
+                              retry=DRAW_AHEAD_RETRY, tries=DRAW_AHEAD_TRIES)  # fmt: skip
 
     def draw_ahead(self, limit: int | None = None) -> list[int]:
         """Draw and keep the layers a switch to a neighbouring sequence redraws — the ground truth and unmodified

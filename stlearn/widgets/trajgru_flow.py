@@ -13,7 +13,7 @@ from matplotlib.patches import Rectangle
 
 from ..errors import InputTypeError
 from ..viz.flow import arrow_grid, warped
-from ._ahead import ComputeAhead, later, neighbours
+from ._ahead import LoopAhead, neighbours
 from ._arrows import fast_quiver
 from ._labels import axes_title
 from ._strips import BlitImage, check_sequences, sequence_source
@@ -38,7 +38,7 @@ class TrajGRUFlowExplorer:
     layer kept per (sequence, step, scale), so a link or channel change redraws only the bottom row, the titles
     and the frame around the chosen link; a scale change rebuilds the arrows. While the learner looks, the kernel
     draws the top rows of the two steps next to the shown one (the continuation of the last step first), then of the
-    neighbouring sequences whose pass is cached (:meth:`draw_ahead`, run by :func:`~stlearn.widgets._ahead.later`
+    neighbouring sequences whose pass is cached (:meth:`draw_ahead`, run by :class:`~stlearn.widgets._ahead.LoopAhead`
     on the kernel's event loop): a step key or a sequence seen before then restores its row instead of drawing it.
     Set ``.value`` of any control from Python to do what the mouse does.
 
@@ -150,7 +150,7 @@ class TrajGRUFlowExplorer:
         fig.add_artist(self.highlight)
         self.quivers: list[Any] = []
         self.warp_quiver: Any = None
-        self._ahead: Any = None  # the pending draw_ahead (an event-loop timer), cancelled by the next update
+        self._ahead = LoopAhead()  # draw_ahead on the event loop, cancelled by the next update
         self._last_step = self.step.value
         self._shown_sequence = self._last_sequence = self.sequence.value  # (the last move's direction: neighbours())
         self._full = True  # the next update draws everything (first draw, a scale with another number of links)
@@ -202,8 +202,7 @@ class TrajGRUFlowExplorer:
     def _update(self) -> None:
         if self._busy:
             return
-        if self._ahead is not None:
-            self._ahead.cancel()
+        self._ahead.cancel()
         tr, t, s, link = self.trace, self.step.value, self.scale.value, self.link.value
         top = (self.sequence.value, t, s)
         top_changed = self._full or self.canvas.layer_keys != [top]
@@ -224,13 +223,7 @@ class TrajGRUFlowExplorer:
         self._last_step = t
         if self.sequence.value != self._shown_sequence:
             self._last_sequence, self._shown_sequence = self._shown_sequence, self.sequence.value
-        self._ahead = later(ComputeAhead.PAUSE, lambda: self._draw_ahead_one(direction))
-
-    def _draw_ahead_one(self, direction: int) -> None:
-        """One row ahead, then the next in a later turn of the event loop (a key press in between is served first)."""
-        self._ahead = None
-        if self.draw_ahead(direction, limit=1):
-            self._ahead = later(0.0, lambda: self._draw_ahead_one(direction))
+        self._ahead.start(lambda: self.draw_ahead(direction, limit=1))  # one row a turn
 
     def draw_ahead(self, direction: int = 1, limit: int | None = None) -> list[tuple[int, int]]:
         """Draw and keep the top rows of steps t + direction and t − direction, then of the neighbouring sequences
