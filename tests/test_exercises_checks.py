@@ -9,6 +9,7 @@ one answer.
 from __future__ import annotations
 
 import math
+import signal
 
 import pytest
 import torch
@@ -18,6 +19,7 @@ from grading_helpers import learner
 from stlearn import gates
 from stlearn.exercises import CHECKS, checks
 from stlearn.exercises import references as ref
+from stlearn.exercises._core import draw_cases
 
 SPECS = checks.SPECS
 
@@ -65,6 +67,30 @@ def test_every_listed_mistake_is_recognised(name, k, capsys):
         assert mistake.message in str(info.value)
         assert str(info.value).startswith(f"{name}: ")
     assert capsys.readouterr().err == ""
+
+
+def test_every_check_draws_its_cases_for_any_seed_and_soon():
+    """The grader draws each check's cases from a fresh random seed (``secrets.randbits``), so a draw that never
+    ends for some seeds hangs grading at random: pod_far's did ("fp += 1 until TP, FN and FP differ" looped for
+    ever whenever TP and FN came out equal, about one seed in 56), and a CI run lost its 90 minutes to it."""
+
+    def too_long(*_):
+        raise AssertionError(f"drawing {name}'s cases for seed {seed} took over 60 s: does a loop never end?")
+
+    previous = signal.signal(signal.SIGALRM, too_long)
+    signal.setitimer(signal.ITIMER_REAL, 60.0)
+    try:
+        for name, spec in sorted(SPECS.items()):
+            for seed in range(300):
+                cases = draw_cases(spec, seed)
+                assert cases, (name, seed)
+                if name == "pod_far":
+                    tp, fn, fp, tn = cases[1].args
+                    assert len({tp, fn, fp}) == 3 and all(5 <= c <= 60 for c in (tp, fn, fp)), (seed, cases[1])
+                    assert tp + fn + fp + tn == 4096
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0.0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def test_forget_gate_without_sigmoid_says_so():

@@ -41,9 +41,9 @@ def _counts_of_fields(gen: torch.Generator, shape: tuple[int, ...], thresholds: 
 
 
 def _pod_far_cases(gen: torch.Generator) -> list[Case]:
-    tp, fn, fp = randint(gen, 5, 60), randint(gen, 5, 60), randint(gen, 5, 60)
-    while len({tp, fn, fp}) < 3:
-        fp += 1
+    # three different counts in [5, 60], so that no mix-up of them goes unseen (drawn distinct: the
+    # former "draw, then fp += 1 until they differ" never ended when TP and FN came out equal)
+    tp, fn, fp = (5 + int(k) for k in torch.randperm(56, generator=gen)[:3])
     tn = 4096 - tp - fn - fp
     cases = [
         Case("Python ints: TP 30, FN 10, FP 20, TN 4036 (the lesson's self-check)", (30, 10, 20, 4036)),
