@@ -14,7 +14,9 @@
   counts, none of the grader's variables;
 * **limits** — ``setrlimit``: address space (``memory_mb``), CPU seconds, open files, file size;
   processes: a ``pids`` cgroup when one can be created (as root), else ``RLIMIT_NPROC`` (which binds
-  ordinary users); the whole process group is killed on a timeout;
+  ordinary users); all set by :mod:`~stlearn.exercises.launcher` in a process of its own, which then
+  becomes ``bwrap`` (no Python runs between fork and exec in the threaded grader); the whole process
+  group is killed on a timeout;
 * **output** — the learner's prints go to /dev/null in the worker; replies are read up to
   :data:`MAX_REPLY` bytes a line.
 
@@ -29,7 +31,6 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import select
 import shutil
 import signal
@@ -46,6 +47,7 @@ __all__ = ["MAX_REPLY", "Limits", "Sandbox", "SandboxUnavailable", "find_sandbox
 #: the longest reply line the grader reads from a worker (bytes)
 MAX_REPLY = 32 << 20
 _WORKER = Path(__file__).resolve().with_name("worker.py")
+_LAUNCHER = _WORKER.with_name("launcher.py")
 _INSIDE_WORKER = "/opt/stlearn-worker/worker.py"
 _INSIDE_WORKDIR = "/submission"
 
@@ -171,11 +173,6 @@ class _PidsCgroup:
             except OSError:
                 continue
 
-    def enter(self) -> None:
-        """Put the calling process (the child, before exec) into the cgroup."""
-        if self.path is not None:
-            (self.path / "cgroup.procs").write_text(str(os.getpid()))
-
     def kill_and_remove(self) -> None:
         if self.path is None:
             return
@@ -219,25 +216,24 @@ class Sandbox:
 
     # -- life cycle --------------------------------------------------------------------------
 
-    def _preexec(self) -> None:
+    def _launch(self, command: list[str]) -> list[str]:
+        """``command`` started by :mod:`~stlearn.exercises.launcher`, which sets the limits and joins the cgroup.
+
+        Not ``preexec_fn``: the grader runs submissions in threads, and Python code between fork and exec
+        in a threaded process can deadlock the child before exec (the grader then waits for ever).
+        """
         lim = self.limits
-        for which, value in (
-            (resource.RLIMIT_AS, lim.memory_mb << 20),
-            (resource.RLIMIT_CPU, lim.cpu_seconds),
-            (resource.RLIMIT_NOFILE, lim.open_files),
-            (resource.RLIMIT_FSIZE, lim.file_mb << 20),
-            (resource.RLIMIT_NPROC, self._nproc),
-            (resource.RLIMIT_CORE, 0),
-        ):
-            try:
-                resource.setrlimit(which, (value, value))
-            except (ValueError, OSError):
-                pass
-        if self.cgroup is not None:
-            try:
-                self.cgroup.enter()
-            except OSError:
-                pass
+        rlimits = {
+            "RLIMIT_AS": lim.memory_mb << 20,
+            "RLIMIT_CPU": lim.cpu_seconds,
+            "RLIMIT_NOFILE": lim.open_files,
+            "RLIMIT_FSIZE": lim.file_mb << 20,
+            "RLIMIT_NPROC": self._nproc,
+            "RLIMIT_CORE": 0,
+        }
+        cgroup = None if self.cgroup is None or self.cgroup.path is None else str(self.cgroup.path)
+        spec = json.dumps({"cgroup": cgroup, "rlimits": rlimits})
+        return [sys.executable, "-I", "-S", str(_LAUNCHER), spec, "--", *command]
 
     def start(self, timeout: float = 120.0) -> bool:
         """Start a fresh worker in a fresh copy of the submission; False when it does not come up."""
@@ -254,15 +250,15 @@ class Sandbox:
         else:
             cmd, env, cwd = _bwrap_command(self.workdir), {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}, None
         self.proc = subprocess.Popen(
-            cmd,
+            self._launch(cmd),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             cwd=cwd,
             env=env,
             start_new_session=True,
-            preexec_fn=self._preexec,  # the limits are set between fork and exec
         )
+        os.set_blocking(self.proc.stdin.fileno(), False)  # a worker that stops reading cannot block _write
         self._buffer = b""
         reply = self._read(timeout)
         if reply.get("status") != "ready":
@@ -341,11 +337,29 @@ class Sandbox:
         """Send one request and wait at most ``timeout`` seconds for its reply."""
         if self.proc is None and not self.start():
             return {"status": "crash", "why": "the sandbox did not start"}
-        assert self.proc is not None and self.proc.stdin is not None
-        try:
-            self.proc.stdin.write((json.dumps(message) + "\n").encode("utf-8"))
-            self.proc.stdin.flush()
-        except OSError:
+        deadline = time.monotonic() + timeout
+        status = self._write((json.dumps(message) + "\n").encode("utf-8"), deadline)
+        if status is not None:
             self.stop()
-            return {"status": "crash"}
-        return self._read(timeout)
+            return {"status": status}
+        return self._read(max(0.0, deadline - time.monotonic()))
+
+    def _write(self, data: bytes, deadline: float) -> str | None:
+        """All of ``data`` to the worker's stdin by ``deadline``; "timeout" or "crash" when not."""
+        assert self.proc is not None and self.proc.stdin is not None
+        fd = self.proc.stdin.fileno()
+        view = memoryview(data)
+        while view:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return "timeout"  # the worker stopped reading its requests
+            _, ready, _ = select.select([], [fd], [], min(left, 1.0))
+            if not ready:
+                continue
+            try:
+                view = view[os.write(fd, view) :]
+            except BlockingIOError:
+                continue
+            except OSError:  # the worker is gone
+                return "crash"
+        return None
