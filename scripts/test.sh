@@ -6,4 +6,4 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 export MPLBACKEND=Agg PYTHONHASHSEED=0
 .venv/bin/ruff check stlearn tests benchmarks scripts
-.venv/bin/python -m pytest tests notebooks stlearn/exercises/source --nbval-lax --nbval-cell-timeout=300 -p no:cacheprovider "$@"
+.venv/bin/python -m pytest tests notebooks stlearn/exercises/source --nbval-lax --nbval-cell-timeout=300 -p no:cacheprovider --durations=15 "$@"
