@@ -278,7 +278,11 @@ def markdown(report: dict) -> str:
             f"| {r['wall_max_ms']:.0f} | {r['cpu_median_ms']:.0f} |"
             for r in s["widgets"]["rows"]
         ]
-        lines += ["", f"A sequence seen for the first time: {s['widgets']['first_sequence_pass_ms']:.0f} ms.", ""]
+        lines += ["", f"A sequence seen for the first time: {s['widgets']['first_sequence_pass_ms']:.0f} ms."]
+        made = "; ".join(f"{v['view']} ({v['what']}) {v['wall_ms']:.0f} ms" for v in s["widgets"].get("views_made", []))
+        if made:
+            lines += [f"Made once, when its cell runs (not an update): {made}."]
+        lines += [""]
     if s.get("latency", {}).get("widgets"):
         lines += ["## Key press to painted picture (browser; `latency.md` has every slider)", "",
                   "| widget | slowest slider | its median ms |", "|---|---|---:|"]  # fmt: skip

@@ -46,6 +46,10 @@ def test_entry_point_quick_writes_the_report(tmp_path):
     }
     assert "| ZigzagFlow | hop (play) |" in (tmp_path / "widgets.md").read_text()
     assert all("wall_p95_ms" in r for r in sections["widgets"]["rows"])
+    # a view made once when its cell runs is no update: not a row, so the 100 ms target is not read from it
+    assert not any("making the view" in r["control"] for r in sections["widgets"]["rows"])
+    assert [v["view"] for v in sections["widgets"]["views_made"]] == ["ForecastPlayer"]
+    assert "Made once, when its cell runs (not an update): ForecastPlayer (" in (tmp_path / "report.md").read_text()
     nb = sections["notebooks"]
     assert len(nb["rows"]) == 1 and nb["rows"][0]["error"] is None and nb["total_s"] > 0
     assert set(sections["data"]["ms_per_sequence"]) == {
