@@ -22,6 +22,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from ..models.base import lesson_pass
+from ._watch import WeightsWatch
 
 __all__ = ["FigureImage", "PngWriter", "png_bytes"]
 
@@ -98,6 +99,8 @@ class FigureImage:
         self.last_error: BaseException | None = None
         self.renders = 0
         self._png = PngWriter()
+        #: the view's models as they were when it was made: :meth:`guard` draws nothing once their weights changed
+        self.watch: WeightsWatch | None = None
 
     def render(self) -> None:
         """Draw the figure and send it to the Image widget as PNG."""
@@ -115,10 +118,12 @@ class FigureImage:
 
     def guard(self, update: Callable[[], None]) -> Callable[[Any], None]:
         """Wrap ``update`` as an ipywidgets observer whose exceptions land in the error line; it runs torch on one
-        thread (:func:`lesson_pass`)."""
+        thread (:func:`lesson_pass`), and not at all once :attr:`watch` saw the model's weights change."""
 
         def observer(change: Any = None) -> None:
             try:
+                if self.watch is not None:
+                    self.watch.check()
                 with lesson_pass():
                     update()
             except Exception as exc:  # shown to the learner, kept for tests

@@ -19,6 +19,7 @@ from ..viz.heatmaps import GATE_STYLE, gate_limits
 from ._canvas import FigureImage
 from ._labels import axes_title
 from ._strips import BlitImage, ColourBarLayer, check_gate_model
+from ._watch import WeightsWatch
 from .gate_explorer import labels_for
 
 __all__ = ["CellExplorer"]
@@ -101,6 +102,7 @@ class CellExplorer:
         self.probe_x = widgets.IntSlider(value=gw // 2, min=0, max=gw - 1, description="pixel x",
                                          layout=row, style=desc)  # fmt: skip
         self._build_figure(gh, gw)
+        self.canvas.watch = WeightsWatch([self.model])  # the view draws nothing once its weights change
         for part in self.parts:  # draw the diagram once per focus now, so a gate switch only swaps PNGs
             self._show_diagram(part)
         for control in (self.gate, self.layer, self.step, self.channel, self.probe_y, self.probe_x):

@@ -17,6 +17,7 @@ from ..errors import InputError
 from ..models.base import lesson_pass
 from ._ahead import ComputeAhead, neighbours, one_step_plan
 from ._strips import BlitImage, check_sequences, one_sequence, sequence_source
+from ._watch import WeightsWatch
 
 __all__ = ["ConnectivityExplorer"]
 
@@ -143,6 +144,7 @@ class ConnectivityExplorer:
         self.col = widgets.IntSlider(int(x0), 0, w - 1, description="col x", style=style)
         self._first = True
         self._frames_key: tuple[int, int] | None = None
+        self.canvas.watch = WeightsWatch(self.models.values())  # the view draws nothing once they change
         self._update_observer = self.canvas.guard(self._update)
         for control in (self.sequence, self.lead, self.row, self.col):
             control.observe(self._update_observer, names="value")

@@ -15,6 +15,7 @@ from ..probe import SequenceTrace, trace_sequence
 from ..viz.heatmaps import GATE_STYLE, gate_limits
 from ._labels import axes_title
 from ._strips import BlitImage, ColourBarLayer, check_gate_model, check_sequences, sequence_source
+from ._watch import WeightsWatch
 
 __all__ = ["GateExplorer"]
 
@@ -116,6 +117,7 @@ class GateExplorer:
                                          style=desc)  # fmt: skip
         self.readout = widgets.HTML()
         self._build_figure(tr)
+        self.canvas.watch = WeightsWatch([self.model])  # the view draws nothing once its weights change
         guard = self.canvas.guard
         self.sequence.observe(guard(self._on_sequence), names="value")
         for control in (self.step, self.layer, self.gate, self.channel, self.probe_y, self.probe_x):

@@ -21,6 +21,7 @@ from ..models.base import lesson_pass
 from ..surgery import Surgery, run_surgery, surgery_targets
 from ._ahead import ComputeAhead, LoopAhead, neighbours, one_step_plan
 from ._strips import BlitImage, FrameStrip, FrameStyle, check_sequences, frame_style, one_sequence, sequence_source
+from ._watch import WeightsWatch
 
 __all__ = ["GateSurgery", "error_scale"]
 
@@ -185,6 +186,7 @@ class GateSurgery:
         #: update costs the browser a layout of the notebook), set after the picture is sent
         self.readout = widgets.HTML()
         self._build_figure(first)
+        self.canvas.watch = WeightsWatch([self.model])  # the view draws nothing once its weights change
         guard = self.canvas.guard
         self.sequence.observe(guard(self._update), names="value")
         self.edit.observe(guard(self._on_edit), names="value")

@@ -13,6 +13,7 @@ from ..errors import InputTypeError
 from ..viz.flow import MIM_QUANTITIES
 from ._labels import axes_title, figure_text
 from ._strips import BlitImage, check_sequences, sequence_source
+from ._watch import WeightsWatch
 
 __all__ = ["MIMMemoryExplorer"]
 
@@ -77,6 +78,7 @@ class MIMMemoryExplorer:
                                          style=desc)  # fmt: skip
         self.headline = widgets.HTML()
         self._build_figure(tr)
+        self.canvas.watch = WeightsWatch([self.model])  # the view draws nothing once its weights change
         guard = self.canvas.guard
         self.sequence.observe(guard(self._on_curves), names="value")
         self.layer.observe(guard(self._on_curves), names="value")

@@ -11,6 +11,7 @@ import torch
 
 from .. import metrics
 from ._strips import BlitImage, FrameStrip, check_sequences, frame_style, one_sequence, sequence_source
+from ._watch import WeightsWatch
 
 __all__ = ["PredictionViewer"]
 
@@ -86,6 +87,8 @@ class PredictionViewer:
         self.metric = widgets.Dropdown(options=options, value="mse", description="metric", layout=row, style=desc)
         self.summary = widgets.HTML()
         self._build_figure(first)
+        # the view draws nothing once a model's weights change (plain forecasting functions are not watched)
+        self.canvas.watch = self.plot.watch = WeightsWatch(self.forecasters.values())
         guard = self.canvas.guard
         self.sequence.observe(guard(self._update), names="value")
         self.metric.observe(guard(self._update), names="value")

@@ -17,6 +17,7 @@ from ._ahead import LoopAhead, neighbours
 from ._arrows import fast_quiver
 from ._labels import axes_title
 from ._strips import BlitImage, check_sequences, sequence_source
+from ._watch import WeightsWatch
 
 __all__ = ["TrajGRUFlowExplorer"]
 
@@ -82,6 +83,7 @@ class TrajGRUFlowExplorer:
                                          layout=row, style=desc)  # fmt: skip
         self.headline = widgets.HTML()
         self._build_figure(tr)
+        self.canvas.watch = WeightsWatch([self.model])  # the view draws nothing once its weights change
         guard = self.canvas.guard
         self.sequence.observe(guard(self._on_sequence), names="value")
         self.scale.observe(guard(self._on_scale), names="value")

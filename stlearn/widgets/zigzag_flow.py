@@ -16,6 +16,7 @@ from ._canvas import FigureImage
 from ._images import NearestImages
 from ._labels import axes_title
 from ._strips import check_sequences, sequence_source
+from ._watch import WeightsWatch
 
 __all__ = ["ZigzagFlow"]
 
@@ -84,6 +85,7 @@ class ZigzagFlow:
         self._link = widgets.link((self.play, "value"), (self.hop, "value"))
         self._backgrounds: dict[tuple, Any] = {}  # static parts, drawn once per (sequence, wiring, quantity)
         self._build_figure(fl)
+        self.canvas.watch = WeightsWatch([self.model])  # the view draws nothing once its weights change
         guard = self.canvas.guard
         self.sequence.observe(guard(self._on_heavy), names="value")
         self.wiring.observe(guard(self._on_heavy), names="value")
