@@ -29,6 +29,10 @@ def _module_of(value: Any) -> torch.nn.Module | None:
     return owner if isinstance(owner, torch.nn.Module) else None
 
 
+def _versions(tensors: list[torch.Tensor]) -> list[tuple[int, int]]:
+    return [(id(t), t._version) for t in tensors]
+
+
 class WeightsWatch:
     """The weights of ``models`` as they were when a view was made; :meth:`check` raises once they differ.
 
@@ -41,21 +45,19 @@ class WeightsWatch:
     def __init__(self, models: Iterable[Any]) -> None:
         found = (_module_of(m) for m in models)
         self.models = list({id(m): m for m in found if m is not None}.values())
-        self._versions = self._now()
-        self._values = [t.detach().clone() for t in self._tensors()]
+        tensors = self._tensors()
+        self._versions = _versions(tensors)
+        self._values = [t.detach().clone() for t in tensors]
 
     def _tensors(self) -> list[torch.Tensor]:
         return [t for m in self.models for t in (*m.parameters(), *m.buffers())]
 
-    def _now(self) -> list[tuple[int, int]]:
-        return [(id(t), t._version) for t in self._tensors()]
-
     def changed(self) -> bool:
         """True when a model's parameters or buffers hold other values (or shapes) than when the view was made."""
-        now = self._now()
+        tensors = self._tensors()
+        now = _versions(tensors)
         if now == self._versions:
             return False
-        tensors = self._tensors()
         same = len(tensors) == len(self._values) and all(
             t.shape == v.shape and t.dtype == v.dtype and torch.equal(t.detach(), v)
             for t, v in zip(tensors, self._values, strict=True)

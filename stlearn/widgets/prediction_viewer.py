@@ -88,7 +88,7 @@ class PredictionViewer:
         self.summary = widgets.HTML()
         self._build_figure(first)
         # the view draws nothing once a model's weights change (plain forecasting functions are not watched)
-        self.canvas.watch = self.plot.watch = WeightsWatch(self.forecasters.values())
+        self.canvas.watch = WeightsWatch(self.forecasters.values())
         guard = self.canvas.guard
         self.sequence.observe(guard(self._update), names="value")
         self.metric.observe(guard(self._update), names="value")
